@@ -1,0 +1,41 @@
+# Two commands do all set-up on a fresh machine (Python 3.11+, pip, make, git):
+#   make demo   - build .venv and run hermes-top on a simulated leaky dashboard
+#   make test   - build .venv and run the whole test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint check bench screenshots snapshots-update clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/hermes-top demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check hermes_top tests benchmarks scripts
+	$(BIN)/ruff format --check hermes_top tests benchmarks scripts
+	$(BIN)/mypy hermes_top
+
+check: lint test
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run_all.py
+
+screenshots: $(STAMP)
+	$(BIN)/python scripts/make_screenshots.py
+
+# Rewrites tests/__snapshots__: open snapshot_report.html and look before committing.
+snapshots-update: $(STAMP)
+	$(BIN)/python -m pytest tests/tui --snapshot-update
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache snapshot_report.html

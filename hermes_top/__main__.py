@@ -1,0 +1,3 @@
+from hermes_top.cli import main
+
+raise SystemExit(main())
