@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from hermes_top.core.errors import HermesTopError
 from hermes_top.core.model import (
     ActionResult,
     FdBreakdown,
@@ -20,8 +21,11 @@ from hermes_top.core.model import (
 )
 
 
-class ReadOnlyError(RuntimeError):
+class ReadOnlyError(HermesTopError):
     """Raised when a signal or restart is asked of a read-only core."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"read-only mode: refusing to {action}", exit_code=2)
 
 
 class CoreAPI(Protocol):

@@ -1,0 +1,236 @@
+"""Decide, for every Hermes process found, whether it is live, stale, orphaned
+or a zombie — and say why in one line a person can act on.
+
+Pure functions over the scan tables: no I/O, so every rule is easy to test.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from hermes_top.core.model import HOST_ROLES, Role, SessionInfo, State
+from hermes_top.core.procfs import RawProc
+from hermes_top.core.rules import Match
+
+#: Longest ancestor chain we follow (guards against loops in a racy table).
+_MAX_DEPTH = 512
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A process the rules matched (or a zombie child of one)."""
+
+    raw: RawProc
+    argv: tuple[str, ...]
+    match: Match
+
+    @property
+    def role(self) -> Role:
+        return self.match.role
+
+
+@dataclass(frozen=True)
+class Verdict:
+    state: State
+    reason: str
+    host_pid: int | None
+    dashboard_pid: int | None
+    session_key: str | None
+
+
+def ancestors(pid: int, procs: Mapping[int, RawProc]) -> list[RawProc]:
+    """Live ancestors, nearest first. A parent only counts if it is not younger
+    than its child (a younger one reused the parent's PID)."""
+    chain: list[RawProc] = []
+    child = procs.get(pid)
+    seen = {pid}
+    while child is not None and len(chain) < _MAX_DEPTH:
+        parent = procs.get(child.ppid)
+        if parent is None or parent.pid in seen or parent.create_time > child.create_time:
+            break
+        chain.append(parent)
+        seen.add(parent.pid)
+        child = parent
+    return chain
+
+
+def _describe(proc: RawProc | None, pid: int, found: Mapping[int, Candidate]) -> str:
+    if proc is None:
+        return f"PID {pid}"
+    cand = found.get(proc.pid)
+    what = cand.role.value if cand else proc.name
+    return f"{what} {proc.pid}"
+
+
+def _is_live_host(cand: Candidate | None) -> bool:
+    return cand is not None and cand.role in HOST_ROLES and cand.raw.status != "Z"
+
+
+def classify(
+    procs: Mapping[int, RawProc], found: Mapping[int, Candidate]
+) -> tuple[dict[int, Verdict], dict[int, tuple[SessionInfo, ...]]]:
+    """Verdict per found PID, and the sessions of each dashboard."""
+    verdicts: dict[int, Verdict] = {}
+    chains = {pid: ancestors(pid, procs) for pid in found}
+
+    def nearest_dashboard(pid: int) -> int | None:
+        for anc in chains[pid]:
+            cand = found.get(anc.pid)
+            if cand is not None and cand.role is Role.DASHBOARD and cand.raw.status != "Z":
+                return anc.pid
+        return None
+
+    # Pass 1: zombies, hosts, orphans; remember each worker's host.
+    for pid, cand in found.items():
+        raw = cand.raw
+        dashboard = nearest_dashboard(pid)
+        if raw.status == "Z":
+            parent = found.get(raw.ppid)
+            parent_role = parent.role.value if parent else "parent"
+            verdicts[pid] = Verdict(
+                State.ZOMBIE,
+                f"defunct: exited but never waited for by its {parent_role} {raw.ppid}; "
+                f"only that process can clear it (restart it)",
+                raw.ppid,
+                dashboard,
+                None,
+            )
+            continue
+        if cand.role in HOST_ROLES:
+            verdicts[pid] = Verdict(State.LIVE, _host_reason(cand), None, dashboard, None)
+            continue
+        host, via = _find_host(cand, chains[pid], found)
+        if host is None:
+            parent_raw = procs.get(raw.ppid)
+            if via is not None:
+                why = f"its {_describe(via, via.pid, found)} has no live host either"
+            else:
+                why = "no live dashboard, gateway or hermes CLI above it"
+            verdicts[pid] = Verdict(
+                State.ORPHAN,
+                f"{why}; parent is {_describe(parent_raw, raw.ppid, found)}",
+                None,
+                None,
+                cand.match.session_key,
+            )
+        else:
+            host_cand = found[host]
+            verdicts[pid] = Verdict(
+                State.LIVE,
+                f"runs under {host_cand.role.value} {host}",
+                host,
+                dashboard,
+                cand.match.session_key,
+            )
+
+    _mark_stale(found, verdicts)
+    sessions = _sessions(found, verdicts, chains)
+    # Give tui/entry processes the key of their session's worker.
+    for dash_sessions in sessions.values():
+        for session in dash_sessions:
+            for pid in session.pids:
+                v = verdicts[pid]
+                if v.session_key is None and session.session_key is not None:
+                    verdicts[pid] = Verdict(
+                        v.state, v.reason, v.host_pid, v.dashboard_pid, session.session_key
+                    )
+    return verdicts, sessions
+
+
+def _host_reason(cand: Candidate) -> str:
+    if cand.role is Role.DASHBOARD:
+        port = f" on port {cand.match.port}" if cand.match.port else ""
+        return f"dashboard{port}"
+    if cand.role is Role.GATEWAY:
+        return "gateway service"
+    return "hermes CLI session"
+
+
+def _find_host(
+    cand: Candidate, chain: list[RawProc], found: Mapping[int, Candidate]
+) -> tuple[int | None, RawProc | None]:
+    """(nearest live host, None) or (None, the nearest Hermes worker ancestor)."""
+    tui: int | None = None
+    first_worker: RawProc | None = None
+    for anc in chain:
+        anc_cand = found.get(anc.pid)
+        if anc_cand is None or anc_cand.raw.status == "Z":
+            continue
+        if _is_live_host(anc_cand):
+            # A tui between us and the host is our host (it owns our pipes).
+            if tui is not None and cand.role is not Role.TUI:
+                return tui, None
+            return anc.pid, None
+        if anc_cand.role is Role.TUI and tui is None:
+            tui = anc.pid
+        if first_worker is None:
+            first_worker = anc
+    return None, first_worker
+
+
+def _mark_stale(found: Mapping[int, Candidate], verdicts: dict[int, Verdict]) -> None:
+    groups: dict[tuple[int, str], list[Candidate]] = defaultdict(list)
+    for pid, cand in found.items():
+        key = cand.match.session_key
+        if cand.role is Role.SLASH_WORKER and key and verdicts[pid].state is State.LIVE:
+            groups[(cand.raw.ppid, key)].append(cand)
+    for (ppid, key), twins in groups.items():
+        if len(twins) < 2:
+            continue
+        twins.sort(key=lambda c: (c.raw.create_time, c.raw.pid))
+        newest = twins[-1]
+        for old in twins[:-1]:
+            v = verdicts[old.raw.pid]
+            verdicts[old.raw.pid] = Verdict(
+                State.STALE,
+                f"session {key} was restarted: newer worker {newest.raw.pid} "
+                f"runs under the same parent {ppid}",
+                v.host_pid,
+                v.dashboard_pid,
+                key,
+            )
+
+
+def _sessions(
+    found: Mapping[int, Candidate],
+    verdicts: Mapping[int, Verdict],
+    chains: Mapping[int, list[RawProc]],
+) -> dict[int, tuple[SessionInfo, ...]]:
+    """Group each dashboard's workers by tui (spawn path) or session key (attach path)."""
+    by_tui: dict[int, list[int]] = defaultdict(list)
+    tui_key: dict[int, str] = {}
+    by_key: dict[tuple[int, str], list[int]] = defaultdict(list)
+    tuis: dict[int, int] = {}  # tui pid -> dashboard pid
+    for pid, cand in found.items():
+        v = verdicts[pid]
+        if v.dashboard_pid is None or cand.role in HOST_ROLES or v.state is State.ZOMBIE:
+            continue
+        if cand.role is Role.TUI:
+            tuis[pid] = v.dashboard_pid
+            by_tui[pid].append(pid)
+            continue
+        tui = next(
+            (a.pid for a in chains[pid] if (c := found.get(a.pid)) and c.role is Role.TUI), None
+        )
+        key = cand.match.session_key
+        if tui is not None:
+            by_tui[tui].append(pid)
+            if key and tui not in tui_key:
+                tui_key[tui] = key
+        elif key:
+            by_key[(v.dashboard_pid, key)].append(pid)
+    sessions: dict[int, list[SessionInfo]] = defaultdict(list)
+    for tui, pids in by_tui.items():
+        if tui not in tuis:
+            continue
+        key = tui_key.get(tui)
+        sessions[tuis[tui]].append(
+            SessionInfo(key=key or f"tui-{tui}", session_key=key, tui_pid=tui, pids=tuple(pids))
+        )
+    for (dashboard, key), pids in by_key.items():
+        sessions[dashboard].append(
+            SessionInfo(key=key, session_key=key, tui_pid=None, pids=tuple(sorted(pids)))
+        )
+    return {d: tuple(sorted(s, key=lambda x: x.key)) for d, s in sessions.items()}

@@ -1,0 +1,165 @@
+"""Linux /proc readers: the cheap scan phase and per-process facts.
+
+One read of ``/proc/PID/stat`` gives ppid, comm, state and start time, so the
+first phase costs one open+read per process; argv, FDs and limits are read
+only for candidates. Every reader tolerates the process vanishing mid-read.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+PROC = "/proc"
+
+
+@dataclass(frozen=True, slots=True)
+class RawProc:
+    """What the cheap phase knows about any process."""
+
+    pid: int
+    ppid: int
+    name: str
+    status: str
+    #: Seconds since the epoch, computed like psutil's create_time.
+    create_time: float
+    uid: int
+    pgid: int
+    sid: int
+
+
+@lru_cache(maxsize=1)
+def boot_time() -> float:
+    with open(f"{PROC}/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime "):
+                return float(line.split()[1])
+    raise OSError("no btime in /proc/stat")
+
+
+@lru_cache(maxsize=1)
+def clock_ticks() -> int:
+    return os.sysconf("SC_CLK_TCK")
+
+
+def parse_stat(pid: int, data: bytes, uid: int) -> RawProc:
+    # comm may contain spaces and parentheses: it ends at the *last* ')'.
+    open_paren = data.index(b"(")
+    close_paren = data.rindex(b")")
+    name = data[open_paren + 1 : close_paren].decode("utf-8", "replace")
+    fields = data[close_paren + 2 :].split()
+    # fields[0] is field 3 (state) of proc(5); starttime is field 22.
+    start_ticks = int(fields[19])
+    return RawProc(
+        pid=pid,
+        ppid=int(fields[1]),
+        name=name,
+        status=fields[0].decode(),
+        create_time=boot_time() + start_ticks / clock_ticks(),
+        uid=uid,
+        pgid=int(fields[2]),
+        sid=int(fields[3]),
+    )
+
+
+def read_proc(pid: int) -> RawProc | None:
+    """The cheap facts of one process, or None if it is gone."""
+    try:
+        fd = os.open(f"{PROC}/{pid}/stat", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        uid = os.fstat(fd).st_uid
+        data = os.read(fd, 4096)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    try:
+        return parse_stat(pid, data, uid)
+    except (ValueError, IndexError):
+        return None
+
+
+def list_processes() -> dict[int, RawProc]:
+    """Every process (not thread) visible in /proc. Vanishing ones are skipped."""
+    procs: dict[int, RawProc] = {}
+    for entry in os.listdir(PROC):
+        if not entry.isdigit():
+            continue
+        proc = read_proc(int(entry))
+        if proc is not None:
+            procs[proc.pid] = proc
+    return procs
+
+
+def read_cmdline(pid: int) -> tuple[str, ...] | None:
+    """argv, or None if gone/unreadable. A zombie or kernel thread gives ()."""
+    try:
+        with open(f"{PROC}/{pid}/cmdline", "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    if not data:
+        return ()
+    return tuple(
+        part.decode("utf-8", "surrogateescape") for part in data.rstrip(b"\0").split(b"\0")
+    )
+
+
+def count_fds(pid: int) -> tuple[int | None, str | None]:
+    """(number of open FDs, None) or (None, why not)."""
+    try:
+        return len(os.listdir(f"{PROC}/{pid}/fd")), None
+    except PermissionError:
+        return None, "access denied"
+    except FileNotFoundError:
+        return None, "process gone"
+    except OSError as err:
+        return None, err.strerror or str(err)
+
+
+def fd_targets(pid: int) -> dict[int, str]:
+    """FD number → readlink target (``pipe:[123]``, ``socket:[4]``, a path ...)."""
+    targets: dict[int, str] = {}
+    base = f"{PROC}/{pid}/fd"
+    for entry in os.listdir(base):  # PermissionError/FileNotFoundError go to the caller
+        try:
+            targets[int(entry)] = os.readlink(f"{base}/{entry}")
+        except OSError:
+            continue  # closed while we looked
+    return targets
+
+
+def pipe_inodes(pid: int) -> dict[int, int]:
+    """FD number → pipe inode, for this process's pipe FDs. Empty if unreadable."""
+    try:
+        targets = fd_targets(pid)
+    except OSError:
+        return {}
+    out: dict[int, int] = {}
+    for fd, target in targets.items():
+        if target.startswith("pipe:["):
+            out[fd] = int(target[6:-1])
+    return out
+
+
+def read_nofile_limits(pid: int) -> tuple[int | None, int | None] | None:
+    """(soft, hard) RLIMIT_NOFILE from /proc/PID/limits (readable for any user).
+
+    None for "unlimited"; returns None altogether if the file cannot be read.
+    """
+    try:
+        with open(f"{PROC}/{pid}/limits") as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    parts = line.split()
+                    soft, hard = parts[3], parts[4]
+                    return (
+                        None if soft == "unlimited" else int(soft),
+                        None if hard == "unlimited" else int(hard),
+                    )
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
