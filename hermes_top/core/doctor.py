@@ -29,7 +29,7 @@ import psutil
 
 from hermes_top.core.errors import HermesTopError
 from hermes_top.core.model import Snapshot, State
-from hermes_top.core.services import plists
+from hermes_top.core.services import plists, runner
 from hermes_top.core.services.config import ServiceSettings
 from hermes_top.core.services.launchd import (
     LAUNCHD_DEFAULT_SOFT,
@@ -69,7 +69,7 @@ class Finding:
     severity: Severity
     #: Stable id for scripts: plist-no-limits, plist-low-limits, plist-unreadable,
     #: plist-missing, unit-no-limit, unit-low-limit, unit-missing, dashboard-fds,
-    #: orphans, zombies, pty-files, scan-skipped.
+    #: orphans, stale, zombies, pty-files, scan-skipped, unit-unreadable.
     code: str
     #: What the finding is about: a file, a unit, a pid, the temp dir.
     subject: str
@@ -102,6 +102,10 @@ class FixResult:
     pending_commands: tuple[str, ...] = ()
     #: Commands that were run.
     ran_commands: tuple[str, ...] = ()
+    #: The finding this fixes (None for follow-up steps such as daemon-reload).
+    finding: Finding | None = field(default=None, compare=False)
+    #: False when the change was made but the problem remains (an overriding drop-in).
+    resolved: bool = True
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -335,7 +339,7 @@ def _check_unit(unit: str, kind: str, settings: ServiceSettings) -> list[Finding
 def default_snapshot_provider() -> Snapshot | None:
     """One scan by the engine, or None when the engine is not available."""
     try:
-        from hermes_top.core.engine import Core  # type: ignore[import-not-found,unused-ignore]
+        from hermes_top.core.engine import Core
     except ImportError:
         return None
     snapshot: Snapshot = Core().scan()
@@ -390,6 +394,17 @@ def snapshot_findings(snapshot: Snapshot) -> list[Finding]:
                 "processes",
                 f"{len(orphans)} orphaned Hermes worker(s) (pids {_pids(orphans)}): "
                 "run `hermes-top reap`",
+            )
+        )
+    stale = [p for p in snapshot.processes if p.state == State.STALE]
+    if stale:
+        findings.append(
+            Finding(
+                Severity.INFO,
+                "stale",
+                "processes",
+                f"{len(stale)} stale worker(s) under a live host (pids {_pids(stale)}): "
+                "see `hermes-top list`; `hermes-top reap --include-stale` reaps them",
             )
         )
     zombies = [p for p in snapshot.processes if p.state == State.ZOMBIE]
@@ -484,8 +499,7 @@ def _pty_file_findings(
             Severity.INFO,
             "pty-files",
             str(temp_dir),
-            f"{len(leftover)} leftover {PTY_FILE_GLOB} file(s) that no live tui refers to "
-            f"({note})",
+            f"{len(leftover)} leftover {PTY_FILE_GLOB} file(s) that no live tui refers to ({note})",
             fix=f"delete the {len(removable)} older than an hour" if removable else None,
             files=tuple(removable),
         )
@@ -493,6 +507,12 @@ def _pty_file_findings(
 
 
 # --- fixes ----------------------------------------------------------------------------
+
+
+def remaining_findings(findings: Sequence[Finding], fixes: Sequence[FixResult]) -> list[Finding]:
+    """The findings no fix resolved: these decide the exit status after ``--fix``."""
+    resolved = [x.finding for x in fixes if x.resolved and x.finding is not None]
+    return [f for f in findings if not any(f is r for r in resolved)]
 
 
 def apply_fixes(
@@ -531,13 +551,13 @@ def _fix_plist(finding: Finding, settings: ServiceSettings, *, reload: bool) -> 
     assert finding.path is not None
     edit = plists.set_nofile_limits(finding.path, settings.soft_limit, settings.hard_limit)
     manager = LaunchdManager(settings)
-    commands = [" ".join(_quote(a) for a in argv) for argv in manager.reload_commands(edit.path)]
+    commands = [runner.format_command(argv) for argv in manager.reload_commands(edit.path)]
     message = (
         f"NumberOfFiles {_limit(edit.before.soft)}/{_limit(edit.before.hard)} → "
         f"{edit.after.soft}/{edit.after.hard}"
     )
     if not edit.changed:
-        return FixResult(finding.code, str(edit.path), False, "already fixed")
+        return FixResult(finding.code, str(edit.path), False, "already fixed", finding=finding)
     if reload:
         ran = manager.reload(edit.path, finding.name or edit.path.stem)
         return FixResult(
@@ -547,6 +567,7 @@ def _fix_plist(finding: Finding, settings: ServiceSettings, *, reload: bool) -> 
             message + "; agent reloaded",
             backup=edit.backup,
             ran_commands=tuple(ran),
+            finding=finding,
         )
     return FixResult(
         finding.code,
@@ -555,13 +576,8 @@ def _fix_plist(finding: Finding, settings: ServiceSettings, *, reload: bool) -> 
         message + "; reload the agent for it to apply (or rerun with --yes)",
         backup=edit.backup,
         pending_commands=tuple(commands),
+        finding=finding,
     )
-
-
-def _quote(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)
 
 
 def _fix_unit(finding: Finding, settings: ServiceSettings) -> FixResult:
@@ -572,9 +588,18 @@ def _fix_unit(finding: Finding, settings: ServiceSettings) -> FixResult:
     # A drop-in sorting after ours may still override it: say so rather than claim success.
     effective = configured_nofile(unit_files(settings.systemd_user_dir, finding.name))
     message = f"wrote {edit.path}" if edit.changed else f"{edit.path} already set"
-    if effective is not None and effective.source != edit.path:
-        message += f"; note: {effective.source} overrides it with LimitNOFILE={effective.raw}"
-    return FixResult(finding.code, finding.name, edit.changed, message, backup=edit.backup)
+    resolved = effective is not None and effective.source == edit.path
+    if effective is not None and not resolved:
+        message += f"; but {effective.source} overrides it with LimitNOFILE={effective.raw}"
+    return FixResult(
+        finding.code,
+        finding.name,
+        edit.changed,
+        message,
+        backup=edit.backup,
+        finding=finding,
+        resolved=resolved,
+    )
 
 
 def _remove_files(finding: Finding) -> FixResult:
@@ -588,4 +613,5 @@ def _remove_files(finding: Finding) -> FixResult:
         finding.subject,
         removed > 0,
         f"removed {removed} leftover active-session file(s)",
+        finding=finding,
     )

@@ -18,6 +18,7 @@ from hermes_top.core.model import (
     Snapshot,
     State,
 )
+from hermes_top.core.pins import PinRegistry
 from hermes_top.core.platform import Platform, current_platform
 from hermes_top.core.reap import SafetyPolicy, Signaller
 from hermes_top.core.scan import ScanCache, build_snapshot
@@ -60,7 +61,11 @@ class Core:
         self.clock = clock
         self.service_manager = service_manager
         self.service_name = service_name
-        self._cache = ScanCache()
+        self._cache = ScanCache(pins=PinRegistry(self.platform.open_pidfd))
+
+    def close(self) -> None:
+        """Release the pidfds pinned by scans."""
+        self._cache.pins.close()
 
     # -- reading -------------------------------------------------------------
 
@@ -117,7 +122,7 @@ class Core:
         )
 
     def _signaller(self) -> Signaller:
-        return Signaller(self.platform, self.journal, self._policy())
+        return Signaller(self.platform, self.journal, self._policy(), pins=self._cache.pins)
 
     def send_signal(self, targets: Sequence[ProcessInfo], sig: int) -> tuple[ActionResult, ...]:
         if self.readonly:

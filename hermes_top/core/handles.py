@@ -75,11 +75,12 @@ class ProcessHandle(ABC):
 class PidfdHandle(ProcessHandle):
     """Linux: the process is pinned by a pidfd from the moment it is opened."""
 
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: Identity, pidfd: int | None = None) -> None:
         super().__init__(identity)
         # Raises ProcessLookupError if the PID is gone. If it was reused before
         # this line, verify() (called by the opener) sees the new create time.
-        self._fd: int | None = os.pidfd_open(identity.pid)
+        # A pidfd pinned at scan time is passed in (we take ownership).
+        self._fd: int | None = pidfd if pidfd is not None else os.pidfd_open(identity.pid)
 
     def current_identity(self) -> Identity | None:
         if self.has_exited():
@@ -88,7 +89,7 @@ class PidfdHandle(ProcessHandle):
         argv = procfs.read_cmdline(self.identity.pid)
         if raw is None or argv is None:
             return None
-        return Identity(raw.pid, raw.create_time, raw.uid, argv)
+        return Identity(raw.pid, raw.create_time, raw.uid, argv, self.identity.pin)
 
     def send(self, sig: int) -> None:
         if self._fd is None:
@@ -134,7 +135,11 @@ class ReverifyHandle(ProcessHandle):
                 if proc.status() == psutil.STATUS_ZOMBIE:
                     return None  # exited; only its parent's wait() remains
                 return Identity(
-                    proc.pid, proc.create_time(), proc.uids().real, tuple(proc.cmdline())
+                    proc.pid,
+                    proc.create_time(),
+                    proc.uids().real,
+                    tuple(proc.cmdline()),
+                    self.identity.pin,
                 )
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return None

@@ -55,6 +55,10 @@ class Identity:
     create_time: float
     uid: int
     cmdline: tuple[str, ...]
+    #: Scan-unique number of the pidfd the core opened when it first saw this
+    #: process (Linux); 0 when nothing was pinned. Tells apart a process from a
+    #: PID reuser that started in the same clock tick (create times are 10 ms).
+    pin: int = 0
 
 
 @dataclass(frozen=True)

@@ -57,8 +57,12 @@ class Platform(ABC):
     def nofile_limits(self, proc: RawProc, profile: str | None = None) -> FdLimits: ...
 
     @abstractmethod
-    def open_handle(self, identity: Identity) -> ProcessHandle:
+    def open_handle(self, identity: Identity, pidfd: int | None = None) -> ProcessHandle:
         """Pin a process for signalling. Raises ProcessLookupError if gone."""
+
+    def open_pidfd(self, pid: int) -> int | None:
+        """A pidfd for ``pid`` where the platform has them, else None."""
+        return None
 
     def identity_of(self, pid: int) -> Identity | None:
         raw = self.list_one(pid)
@@ -99,8 +103,14 @@ class LinuxPlatform(Platform):
             return FdLimits(None, None, "unknown", True, f"/proc/{proc.pid}/limits unreadable")
         return FdLimits(limits[0], limits[1], "proc", False, f"/proc/{proc.pid}/limits")
 
-    def open_handle(self, identity: Identity) -> ProcessHandle:
-        return PidfdHandle(identity)
+    def open_handle(self, identity: Identity, pidfd: int | None = None) -> ProcessHandle:
+        return PidfdHandle(identity, pidfd)
+
+    def open_pidfd(self, pid: int) -> int | None:
+        try:
+            return os.pidfd_open(pid)
+        except OSError:
+            return None
 
 
 class MacPlatform(Platform):
@@ -184,7 +194,7 @@ class MacPlatform(Platform):
             launchctl_maxfiles=self._launchctl_maxfiles,
         )
 
-    def open_handle(self, identity: Identity) -> ProcessHandle:
+    def open_handle(self, identity: Identity, pidfd: int | None = None) -> ProcessHandle:
         if not psutil.pid_exists(identity.pid):
             raise ProcessLookupError(identity.pid)
         return ReverifyHandle(identity)

@@ -25,6 +25,7 @@ from hermes_top.core.model import (
     Role,
     State,
 )
+from hermes_top.core.pins import PinLookup, PinRegistry
 from hermes_top.core.platform import Platform
 
 #: How long to wait for SIGKILLed processes to go (they normally take < 10 ms).
@@ -127,11 +128,13 @@ class Signaller:
         journal: Journal,
         policy: SafetyPolicy,
         clock: Callable[[], float] = time.monotonic,
+        pins: PinRegistry | None = None,
     ) -> None:
         self.platform = platform
         self.journal = journal
         self.policy = policy
         self.clock = clock
+        self.pins = pins
 
     # -- steps -------------------------------------------------------------
 
@@ -149,8 +152,21 @@ class Signaller:
             if refusal is not None:
                 t.finish(*refusal)
                 continue
+            pidfd: int | None = None
+            if info.identity.pin and self.pins is not None:
+                found, pidfd = self.pins.take(info.identity)
+                if found is PinLookup.REUSED:
+                    t.finish(
+                        Outcome.CHANGED,
+                        f"PID {info.pid} now belongs to another process (seen since the scan): "
+                        "not signalled",
+                    )
+                    continue
+                if found is PinLookup.EXITED:
+                    self._finish_exited(t)
+                    continue
             try:
-                t.handle = self.platform.open_handle(info.identity)
+                t.handle = self.platform.open_handle(info.identity, pidfd)
             except ProcessLookupError:
                 t.finish(Outcome.GONE, "already exited")
                 continue
@@ -163,6 +179,16 @@ class Signaller:
             elif mismatch is not None:
                 t.finish(Outcome.CHANGED, f"{mismatch}: not signalled")
         return pinned
+
+    def _finish_exited(self, t: _Target) -> None:
+        """The pinned process exited; say so, and whether its PID is someone else's now."""
+        if self.platform.identity_of(t.info.pid) is not None:
+            t.finish(
+                Outcome.CHANGED,
+                f"PID {t.info.pid} was reused by a new process after ours exited: not signalled",
+            )
+        else:
+            t.finish(Outcome.GONE, "already exited")
 
     def _denied(self, info: ProcessInfo) -> str:
         return (

@@ -24,6 +24,7 @@ from hermes_top.core.model import (
     Snapshot,
     State,
 )
+from hermes_top.core.pins import PinRegistry
 from hermes_top.core.platform import Platform
 from hermes_top.core.procfs import RawProc
 from hermes_top.core.redact import redact_argv
@@ -35,8 +36,9 @@ _ArgvKey = tuple[int, float, str]
 
 @dataclass
 class ScanCache:
-    """Facts that never change for a process, kept between scans."""
+    """Facts that never change for a process, kept between scans, and its pins."""
 
+    pins: PinRegistry
     argv: dict[_ArgvKey, tuple[tuple[str, ...], Match | None]] = field(default_factory=dict)
     usernames: dict[int, str] = field(default_factory=dict)
 
@@ -130,6 +132,7 @@ def build_snapshot(
     scope: Callable[[ProcessInfo], bool] | None = None,
 ) -> Snapshot:
     procs, found = discover(platform, cache)
+    pins = cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
     verdicts, sessions = classify(procs, found)
     taken_at = now()
     infos: dict[int, ProcessInfo] = {}
@@ -146,7 +149,7 @@ def build_snapshot(
             if fd_error == "process gone":
                 continue  # exited during the scan
         infos[pid] = ProcessInfo(
-            identity=_identity(cand),
+            identity=Identity(raw.pid, raw.create_time, raw.uid, cand.argv, pins.get(pid, 0)),
             ppid=raw.ppid,
             role=cand.role,
             state=verdict.state,
@@ -194,7 +197,3 @@ def build_snapshot(
         dashboards=tuple(dashboards),
         errors=tuple(errors),
     )
-
-
-def _identity(cand: Candidate) -> Identity:
-    return Identity(cand.raw.pid, cand.raw.create_time, cand.raw.uid, cand.argv)

@@ -1,0 +1,342 @@
+"""The load every benchmark runs under, and the orphan farms of the reap rows.
+
+``StandardLoad`` (issue 6): the simulator with ~200 Hermes processes (4
+dashboards, live spawn and attach sessions, 80 orphans and 40 stale twins =
+120 leaked) plus 1,000 unrelated ``sleep 600`` processes.
+
+``OrphanFarm``: hundreds of orphaned slash workers for the bulk-reap rows,
+cheaper than the simulator's (one small interpreter each, no node, no entry)
+but with the real argv shape ``<venv>/bin/python3 -m tui_gateway.slash_worker
+--session-key 20260527_141503_a1b2c3``: a launcher starts them in their own
+sessions and exits, so they are reparented to us (a child subreaper) with no
+Hermes host among their ancestors, which is what an orphan is.
+
+Hygiene: everything started here is killed and reaped on exit, exceptions and
+Ctrl-C included. Processes are signalled only through pidfds opened on PIDs we
+started (never by name). Sleepers get PDEATHSIG and farm workers watch our
+pidfd, so even a SIGKILLed benchmark leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from _common import become_subreaper, die_with_parent
+
+from hermes_top.core.model import ProcessInfo
+from hermes_top.sim import Simulation, SimTab
+
+Log = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def _start_ticks(pid: int) -> str:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    return data[data.rindex(b")") + 2 :].split()[19].decode()
+
+
+def _session_key(serial: int) -> str:
+    """``%Y%m%d_%H%M%S_`` + 6 hex digits, unique within one run."""
+    return time.strftime("%Y%m%d_%H%M%S_") + f"{serial & 0xFFFFFF:06x}"
+
+
+class StandardLoad:
+    """The simulator (~``hermes`` Hermes processes) plus ``sleepers`` sleeping processes."""
+
+    def __init__(self, hermes: int = 200, sleepers: int = 1000, log: Log = _quiet) -> None:
+        self.hermes_target = hermes
+        self.sleeper_target = sleepers
+        self.log = log
+        self.sim: Simulation | None = None
+        self.sleepers: list[subprocess.Popen[bytes]] = []
+        self.build_s = 0.0
+
+    def __enter__(self) -> StandardLoad:
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def start(self) -> None:
+        begin = time.perf_counter()
+        if not become_subreaper():
+            raise RuntimeError("prctl(PR_SET_CHILD_SUBREAPER) failed: Linux only")
+        self._start_sleepers()
+        self.sim = Simulation(fd_soft_limit=1024)
+        self._start_hermes(self.sim)
+        self.build_s = time.perf_counter() - begin
+
+    def _start_sleepers(self) -> None:
+        sleep = shutil.which("sleep") or "/bin/sleep"
+        for _ in range(self.sleeper_target):
+            self.sleepers.append(
+                subprocess.Popen(
+                    [sleep, "600"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    preexec_fn=die_with_parent,
+                )
+            )
+        self.log(f"started {len(self.sleepers)} sleepers")
+
+    def _start_hermes(self, sim: Simulation) -> None:
+        """4 dashboards; 20 spawn + 16 attach live tabs; 40 restarts leave stale
+        twins; 40 spawn tabs closed leaking their entry + worker (80 orphans)."""
+        scale = self.hermes_target / 200
+        n_dash = max(1, round(4 * scale))
+        n_live_spawn = round(20 * scale) if sim.has_node else 0
+        n_attach = round(16 * scale) if sim.has_node else round(76 * scale)
+        n_stale = round(40 * scale)
+        n_leaky = round(40 * scale)
+        dashes = [sim.start_dashboard() for _ in range(n_dash)]
+        live: list[SimTab] = []
+        for i in range(n_live_spawn):
+            live.append(sim.open_tab(dashes[i % n_dash], "spawn"))
+        for i in range(n_attach):
+            live.append(sim.open_tab(dashes[i % n_dash], "attach"))
+        self.log(f"opened {len(live)} live tabs on {n_dash} dashboards")
+        for i in range(n_stale):
+            if live:
+                sim.restart_worker(live[i % len(live)], close_old=False)
+        for i in range(n_leaky):
+            d = dashes[i % n_dash]
+            if sim.has_node:
+                sim.close_tab_leaking(sim.open_tab(d, "spawn"))
+            else:  # no node: one orphaned worker per leak, two to keep the count
+                sim.orphan_worker(d)
+                sim.orphan_worker(d)
+        states: dict[str, int] = {}
+        for state in sim.expected_states().values():
+            states[state] = states.get(state, 0) + 1
+        self.log(f"simulated Hermes processes: {len(sim.pids())} {states}")
+
+    def in_scope(self, proc: ProcessInfo) -> bool:
+        assert self.sim is not None
+        return self.sim.in_scope(proc.identity.cmdline, proc.pid)
+
+    def describe(self) -> str:
+        if self.sim is None:
+            return "no load"
+        states: dict[str, int] = {}
+        for state in self.sim.expected_states().values():
+            states[state] = states.get(state, 0) + 1
+        alive = sum(1 for p in self.sleepers if p.poll() is None)
+        parts = ", ".join(f"{n} {s}" for s, n in sorted(states.items()))
+        return (
+            f"{len(self.sim.pids())} simulated Hermes processes ({parts}) "
+            f"+ {alive} unrelated `sleep 600`; {count_processes()} processes on the machine"
+        )
+
+    def close(self) -> None:
+        errors: list[str] = []
+        if self.sim is not None:
+            try:
+                self.sim.close()
+            except Exception as err:  # keep going: the sleepers must die too
+                errors.append(f"simulation cleanup: {err}")
+            self.sim = None
+        for p in self.sleepers:
+            if p.poll() is None:
+                with contextlib.suppress(OSError):
+                    p.kill()  # our own child, not yet waited for: the PID is still ours
+        for p in self.sleepers:
+            p.wait()
+        self.sleepers.clear()
+        if errors:
+            print("; ".join(errors), file=sys.stderr)
+
+
+def count_processes() -> int:
+    return sum(1 for e in os.listdir("/proc") if e.isdigit())
+
+
+#: The stand-in worker: exits on SIGTERM (default disposition) unless told to
+#: ignore it; reports "pid" once its disposition is set; exits when the owner goes.
+_STUB_WORKER = '''"""Benchmark stand-in for tui_gateway.slash_worker (hermes-top benchmarks)."""
+import os
+import select
+import signal
+
+if os.environ.get("BENCH_IGNORE_TERM") == "1":
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+owner, owner_start = os.environ["BENCH_OWNER"].split(":")
+try:
+    owner_fd = os.pidfd_open(int(owner))
+    with open(f"/proc/{owner}/stat", "rb") as f:
+        data = f.read()
+    if data[data.rindex(b")") + 2 :].split()[19].decode() != owner_start:
+        os._exit(0)
+except OSError:
+    os._exit(0)
+os.write(1, f"{os.getpid()}\\n".encode())
+os.close(1)
+poller = select.poll()
+poller.register(owner_fd, select.POLLIN)
+poller.poll()  # until the benchmark process is gone
+os._exit(0)
+'''
+
+#: Starts the workers in their own sessions (like hermes-agent 0.19) and exits
+#: without waiting, which orphans them.
+_LAUNCHER = """
+import os, subprocess, sys
+python, root, ready_fd, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), 4
+for key in sys.argv[first:]:
+    subprocess.Popen(
+        [python, "-m", "tui_gateway.slash_worker", "--session-key", key],
+        stdin=subprocess.DEVNULL, stdout=ready_fd, stderr=subprocess.DEVNULL,
+        cwd=root, start_new_session=True, pass_fds=(),
+    )
+os._exit(0)
+"""
+
+
+class OrphanFarm:
+    """Orphaned stand-in slash workers, reparented to this (subreaper) process."""
+
+    def __init__(self) -> None:
+        self.root = Path(tempfile.mkdtemp(prefix="hermes-bench-")).resolve()
+        self._root_prefix = str(self.root) + os.sep
+        pkg = self.root / "tui_gateway"
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text('"""Benchmark stand-in."""\n')
+        (pkg / "slash_worker.py").write_text(_STUB_WORKER)
+        python = self.root / "venv" / "bin" / "python3"
+        python.parent.mkdir(parents=True)
+        base = getattr(sys, "_base_executable", None) or sys.executable
+        python.symlink_to(os.path.realpath(base))
+        self.python = str(python)
+        #: pid -> pidfd of every worker still ours (not yet reaped).
+        self.pidfds: dict[int, int] = {}
+        self._serial = 0
+
+    def __enter__(self) -> OrphanFarm:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def spawn(self, n: int, *, ignore_term: bool, timeout: float = 120.0) -> list[int]:
+        """Start ``n`` orphaned workers; return their PIDs once all are ready."""
+        keys = []
+        for _ in range(n):
+            self._serial += 1
+            keys.append(_session_key(self._serial))
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PYTHON", "VIRTUAL_ENV", "BENCH_"))
+        }
+        env.update(
+            PYTHONPATH=str(self.root),
+            PYTHONDONTWRITEBYTECODE="1",
+            BENCH_OWNER=f"{os.getpid()}:{_start_ticks(os.getpid())}",
+            BENCH_IGNORE_TERM="1" if ignore_term else "0",
+        )
+        read_fd, write_fd = os.pipe()
+        try:
+            launcher = subprocess.Popen(
+                [sys.executable, "-c", _LAUNCHER, self.python, str(self.root), str(write_fd)]
+                + keys,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                pass_fds=(write_fd,),
+            )
+        finally:
+            os.close(write_fd)
+        pids: list[int] = []
+        try:
+            pids = self._read_ready(read_fd, n, timeout)
+        finally:
+            os.close(read_fd)
+            launcher.wait()
+        if len(pids) != n:
+            raise RuntimeError(f"only {len(pids)} of {n} stand-in workers started")
+        # Orphaned: the launcher is gone, so they are ours (subreaper) now.
+        for pid in pids:
+            if _ppid(pid) != os.getpid():
+                raise RuntimeError(f"worker {pid} was not reparented to the benchmark process")
+        return pids
+
+    def _read_ready(self, fd: int, n: int, timeout: float) -> list[int]:
+        pids: list[int] = []
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while len(pids) < n:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            buf += chunk
+            *lines, buf = buf.split(b"\n")
+            for line in lines:
+                pid = int(line)
+                # Pin it at once: from here on it is only ever signalled through this fd.
+                self.pidfds[pid] = os.pidfd_open(pid)
+                pids.append(pid)
+        return pids
+
+    def in_scope(self, proc: ProcessInfo) -> bool:
+        """Only this farm's workers (argv names our root and the PID is one we started)."""
+        return proc.pid in self.pidfds and any(
+            a.startswith(self._root_prefix) for a in proc.identity.cmdline
+        )
+
+    def reap_exited(self, pids: Sequence[int] | None = None) -> None:
+        """waitpid() the given workers (or all), SIGKILLing any still running."""
+        for pid in list(pids if pids is not None else self.pidfds):
+            fd = self.pidfds.pop(pid, None)
+            if fd is None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                signal.pidfd_send_signal(fd, signal.SIGKILL)
+            # waitid on the pidfd waits for exactly this process (never a reused PID);
+            # ChildProcessError: already reaped (psutil's wait() reaps its children).
+            with contextlib.suppress(ChildProcessError):
+                os.waitid(os.P_PIDFD, fd, os.WEXITED)
+            os.close(fd)
+
+    def close(self) -> None:
+        try:
+            self.reap_exited()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _ppid(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        data = f.read()
+    return int(data[data.rindex(b")") + 2 :].split()[1])

@@ -1,0 +1,212 @@
+"""The process table: a DataTable updated in place from tree.Row lists.
+
+Each refresh removes rows that went away, rewrites only the cells whose text
+changed, adds new rows, re-orders only if the order changed, and puts the cursor
+back on the same row key (the pid). No clear-and-refill, so no flicker and no
+lost cursor.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+
+from hermes_top.core.model import State
+from hermes_top.tui.styles import STATE_STYLE, TAG_STYLE
+from hermes_top.tui.tree import (
+    ORPHAN_GROUP_LABEL,
+    ROLE_SHORT,
+    STATE_MARK,
+    Row,
+    format_age,
+    short_command,
+    short_session,
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+
+
+WIDE_COLUMNS = (
+    Column("pid", "PID", 8),
+    Column("role", "ROLE", 7),
+    Column("session", "SESSION", 7),
+    Column("state", "STATE", 8),
+    Column("age", "AGE", 6),
+    Column("fds", "FDS", 4),
+    Column("user", "USER", 8),
+)
+# 80 columns: the session key moves to the details pane; the rest narrows.
+NARROW_COLUMNS = (
+    Column("pid", "PID", 6),
+    Column("role", "ROLE", 6),
+    Column("state", "STATE", 8),
+    Column("age", "AGE", 5),
+    Column("fds", "FDS", 4),
+    Column("user", "USER", 5),
+)
+WIDE_FROM = 110
+COMMAND_MIN = 20
+
+
+class KeyedText(Text):
+    """PID cell that knows its row key, so DataTable.sort can put rows in tree order."""
+
+    row_key: str = ""
+
+
+class ProcessTable(DataTable[Text]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left", "fold(True)", "Fold", show=False),
+        Binding("right", "fold(False)", "Unfold", show=False),
+    ]
+
+    class FoldRequested(Message):
+        """Left/right on a row with children (True folds, False unfolds)."""
+
+        def __init__(self, key: str, fold: bool) -> None:
+            super().__init__()
+            self.key = key
+            self.fold = fold
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
+        self._columns: tuple[Column, ...] = ()
+        self._command_width = 0
+        self._cells: dict[str, tuple[Text, ...]] = {}
+        self._rows: dict[str, Row] = {}
+        self._order: list[str] = []
+
+    # -- layout ------------------------------------------------------------------
+    def set_width(self, width: int) -> bool:
+        """Pick columns for ``width``; True if the columns changed (rows re-rendered)."""
+        columns = WIDE_COLUMNS if width >= WIDE_FROM else NARROW_COLUMNS
+        fixed = sum(c.width + 2 * self.cell_padding for c in columns)
+        command = max(width - fixed - 2 * self.cell_padding - 2, COMMAND_MIN)
+        if columns == self._columns and command == self._command_width:
+            return False
+        cursor_key = self.cursor_key
+        self._columns = columns
+        self._command_width = command
+        self.clear(columns=True)
+        for col in columns:
+            self.add_column(col.label, width=col.width, key=col.key)
+        self.add_column("COMMAND", width=command, key="command")
+        self._cells.clear()
+        rows = [self._rows[k] for k in self._order]
+        self._order = []
+        self._rows = {}
+        if rows:
+            self.show_rows(rows, self._tagged, cursor_key)
+        return True
+
+    # -- content -----------------------------------------------------------------
+    _tagged: Collection[int] = frozenset()
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return key.value
+
+    def row_for(self, key: str | None) -> Row | None:
+        return self._rows.get(key) if key is not None else None
+
+    def show_rows(self, rows: list[Row], tagged: Collection[int], keep: str | None) -> None:
+        """Make the table show ``rows`` in order, touching only what changed."""
+        self._tagged = tagged
+        if not self._columns:
+            self._rows = {r.key: r for r in rows}
+            self._order = [r.key for r in rows]
+            return
+        keep = keep if keep is not None else self.cursor_key
+        old_index = self.cursor_row
+        wanted = {r.key: r for r in rows}
+        for key in [k for k in self._order if k not in wanted]:
+            self.remove_row(key)
+            del self._cells[key]
+        column_keys = [c.key for c in self._columns] + ["command"]
+        for row in rows:
+            cells = self._cells_for(row, row.pid in tagged if row.pid is not None else False)
+            old = self._cells.get(row.key)
+            if old is None:
+                self.add_row(*cells, key=row.key)
+            else:
+                for col, new, was in zip(column_keys, cells, old, strict=True):
+                    if new != was:
+                        self.update_cell(row.key, col, new)
+            self._cells[row.key] = cells
+        self._rows = wanted
+        order = [r.key for r in rows]
+        if [r.key.value for r in self.ordered_rows] != order:
+            rank = {k: i for i, k in enumerate(order)}
+            self.sort("pid", key=lambda cell: rank[cell.row_key])
+        self._order = order
+        self._restore_cursor(keep, old_index)
+
+    def _restore_cursor(self, key: str | None, old_index: int) -> None:
+        if not self.row_count:
+            return
+        try:
+            index = self.get_row_index(key) if key is not None else old_index
+        except RowDoesNotExist:
+            index = old_index  # the row went away: stay at the same height
+        index = min(max(index, 0), self.row_count - 1)
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False)
+
+    def _cells_for(self, row: Row, tagged: bool) -> tuple[Text, ...]:
+        proc = row.proc
+        fold = ("▸ " if row.collapsed else "▾ ") if row.has_children else ""
+        pid = KeyedText()
+        pid.row_key = row.key
+        if proc is None:
+            label = Text(row.guide + fold + f"{ORPHAN_GROUP_LABEL}: {row.count}", style="bold")
+            label.stylize(STATE_STYLE[State.ORPHAN], len(row.guide + fold))
+            blanks = [Text() for _ in self._columns[1:]]
+            return (pid, *blanks, label)
+        style = STATE_STYLE[proc.state] if proc.state != State.LIVE else ""
+        pid.append("*" if tagged else " ", style=TAG_STYLE)
+        pid.append(str(proc.pid), style=TAG_STYLE if tagged else "")
+        values: dict[str, Text] = {
+            "pid": pid,
+            "role": Text(ROLE_SHORT[proc.role]),
+            "session": Text(short_session(proc.session_key), style="dim"),
+            "state": Text(STATE_MARK[proc.state], style=STATE_STYLE[proc.state]),
+            "age": Text(format_age(proc.age_s), justify="right"),
+            "fds": Text(
+                "-" if proc.num_fds is None else str(proc.num_fds),
+                justify="right",
+                style="dim" if proc.num_fds is None else "",
+            ),
+            "user": Text(proc.username),
+        }
+        command = Text(row.guide, style="dim")
+        command.append(fold, style="bold")
+        if proc.status in ("T", "t") and proc.state != State.ZOMBIE:
+            command.append("⏸ ", style="bold")
+        command.append(short_command(proc.cmdline) or f"[{proc.name}]", style=style)
+        if proc.status == "Z":
+            command.append(" <defunct>", style=style)
+        command.truncate(self._command_width, overflow="ellipsis")
+        return (*(values[c.key] for c in self._columns), command)
+
+    def action_fold(self, fold: bool) -> None:
+        row = self.row_for(self.cursor_key)
+        if row is not None and row.has_children:
+            self.post_message(self.FoldRequested(row.key, fold))

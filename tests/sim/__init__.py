@@ -1,0 +1,1 @@
+"""Simulator tests: the fake Hermes tree, checked from /proc."""
