@@ -93,14 +93,19 @@ class StandardLoad:
 
     def _start_sleepers(self) -> None:
         sleep = shutil.which("sleep") or "/bin/sleep"
+        # setpriv execs `sleep 600` with PDEATHSIG set: argv stays `sleep 600`, and
+        # without a preexec_fn Popen can use vfork (10x faster for 1,000 starts).
+        setpriv = shutil.which("setpriv")
+        prefix = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
+        preexec = None if setpriv else die_with_parent
         for _ in range(self.sleeper_target):
             self.sleepers.append(
                 subprocess.Popen(
-                    [sleep, "600"],
+                    [*prefix, sleep, "600"],
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
-                    preexec_fn=die_with_parent,
+                    preexec_fn=preexec,
                 )
             )
         self.log(f"started {len(self.sleepers)} sleepers")
@@ -230,7 +235,13 @@ class OrphanFarm:
         python = self.root / "venv" / "bin" / "python3"
         python.parent.mkdir(parents=True)
         base = getattr(sys, "_base_executable", None) or sys.executable
-        python.symlink_to(os.path.realpath(base))
+        real = os.path.realpath(base)
+        python.symlink_to(real)
+        # A pyvenv.cfg makes it a real venv (as Hermes installs are): it skips the base
+        # interpreter's site-packages .pth files, which cost ~70 ms a start on some hosts.
+        (self.root / "venv" / "pyvenv.cfg").write_text(
+            f"home = {os.path.dirname(real)}\ninclude-system-site-packages = false\n"
+        )
         self.python = str(python)
         #: pid -> pidfd of every worker still ours (not yet reaped).
         self.pidfds: dict[int, int] = {}

@@ -83,7 +83,7 @@ def check_problems(snapshot: Snapshot) -> list[str]:
 def _row(p: ProcessInfo, indent: str) -> str:
     fds = "-" if p.num_fds is None else str(p.num_fds)
     key = p.session_key or ""
-    command = p.cmdline[0] if p.state is State.ZOMBIE else shlex.join(p.cmdline)
+    command = shlex.join(p.cmdline) if p.cmdline else f"[{p.name}] <defunct>"
     return (
         f"{indent}{p.pid:>7} {p.role.value:<13} {state_mark(p.state):<8} "
         f"{format_age(p.age_s):>6} {fds:>4} {p.username:<10.10} {key:<22} {command}"

@@ -163,7 +163,7 @@ def build_snapshot(
             age_s=max(0.0, taken_at - raw.create_time),
             num_fds=num_fds,
             num_fds_error=fd_error,
-            cmdline=redact_argv(cand.argv) if cand.argv else (f"[{raw.name}] <defunct>",),
+            cmdline=redact_argv(cand.argv),  # () for a zombie: its argv is gone
         )
     if scope is not None:
         infos = {pid: p for pid, p in infos.items() if scope(p)}
