@@ -1,14 +1,125 @@
-"""Placeholder: replaced by its owner."""
+"""`hermes-top demo`: a leaking simulated Hermes dashboard, and the TUI on it.
+
+Everything the demo starts lives in a throwaway temp dir and is killed and
+reaped when the demo ends (quit, Ctrl-C, SIGTERM or SIGHUP).
+"""
 
 from __future__ import annotations
 
 import argparse
-from typing import Any
+import signal
+import sys
+import time
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from hermes_top.core.errors import HermesTopError, UsageError
+
+if TYPE_CHECKING:
+    from hermes_top.sim import Simulation
 
 
 def register(sub: Any) -> None:
-    del sub
+    p = sub.add_parser(
+        "demo",
+        help="run a simulated leaking Hermes dashboard and open hermes-top on it",
+        description="Starts real processes shaped like a leaking Hermes dashboard (in a temp "
+        "dir), opens the TUI on them only, and removes everything on quit.",
+    )
+    p.add_argument(
+        "--leak-interval",
+        type=float,
+        default=3.0,
+        metavar="S",
+        help="open (and maybe leak) a tab every S seconds (default 3)",
+    )
+    p.add_argument(
+        "--max-processes",
+        type=int,
+        default=60,
+        metavar="N",
+        help="never let the simulation hold more than N processes (default 60)",
+    )
+    p.add_argument(
+        "--no-ui", action="store_true", help="print the process tree every 2 s until Ctrl-C"
+    )
+    # SUPPRESS: `hermes-top --readonly demo` must not be reset by this parser's default.
+    p.add_argument(
+        "--readonly",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="never send a signal or restart anything",
+    )
+    p.set_defaults(func=run)
 
 
-def _unused(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    if args.leak_interval <= 0:
+        raise UsageError("--leak-interval must be greater than 0")
+    if args.max_processes < 20:
+        raise UsageError("--max-processes must be at least 20 (the initial scenario needs them)")
+    from hermes_top.sim import SimError, Simulation
+    from hermes_top.sim.demo_load import build_demo
+
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        print("hermes-top demo: starting the simulated dashboards ...", file=sys.stderr)
+        with Simulation(fd_soft_limit=256) as sim:
+            scenario = build_demo(sim)
+            for line in scenario.skipped:
+                print(f"hermes-top demo: {line}", file=sys.stderr)
+            sim.start_leak_rate(interval_s=args.leak_interval, max_processes=args.max_processes)
+            open_ui(sim, args)
+            print("hermes-top demo: cleaning up ...", file=sys.stderr)
+    except SimError as err:
+        raise HermesTopError(f"demo: {err}") from err
+    except KeyboardInterrupt:
+        pass  # Ctrl-C / SIGTERM: the with block has already cleaned up
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return 0
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def open_ui(sim: Simulation, args: argparse.Namespace) -> None:
+    """The TUI over the simulation's processes only; the printed tree without it."""
+    readonly = bool(getattr(args, "readonly", False))
+    interval = float(getattr(args, "interval", 2.0))
+    if not args.no_ui:
+        try:
+            from hermes_top.core.engine import Core
+            from hermes_top.tui.app import run_app
+        except ImportError as err:
+            print(f"hermes-top demo: no TUI ({err}); printing the tree", file=sys.stderr)
+        else:
+            core = Core(scope=lambda p: sim.in_scope(p.identity.cmdline, p.pid), readonly=readonly)
+            try:
+                run_app(core, interval_s=interval, readonly=readonly, title="hermes-top demo")
+            finally:
+                core.close()
+            return
+    print_tree_until_interrupted(sim, interval_s=2.0)
+
+
+def print_tree_until_interrupted(sim: Simulation, interval_s: float) -> None:
+    from hermes_top.sim.demo_load import format_tree
+
+    clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+    try:
+        while True:
+            rate = sim.leak_rate
+            status = ""
+            if rate is not None:
+                acts = ", ".join(f"{k} {v}" for k, v in sorted(rate.actions.items()))
+                status = f"leak rate: {rate.ticks} ticks ({acts}); errors {rate.errors}"
+                if rate.last_error:
+                    status += f"; last: {rate.last_error}"
+            print(f"{clear}hermes-top demo ({sim.root}) - Ctrl-C to quit\n{status}")
+            print(format_tree(sim), flush=True)
+            time.sleep(interval_s)
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,89 @@
+"""Row 2: ``hermes-top list --json`` as a whole process vs ``ps -eo pid,ppid,args``.
+
+Both are timed from spawn to exit (interpreter start, imports, scan, output to
+/dev/null), interleaved, same load. ``hermes-top`` is the venv's console script
+(``sys.executable -m hermes_top`` if it is missing).
+
+Run alone: ``.venv/bin/python benchmarks/bench_list.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _common import Row, add_common_args, cleanup_on_signals, format_table, median
+from _load import StandardLoad
+
+
+def hermes_top_argv() -> list[str]:
+    script = Path(sys.executable).parent / "hermes-top"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "hermes_top"]
+
+
+def _time_process(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env
+    )
+    elapsed = time.perf_counter() - start
+    if done.returncode != 0:
+        err = done.stderr.decode(errors="replace").strip()[-300:]
+        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}: {err}")
+    return elapsed
+
+
+def run(repeats: int) -> list[Row]:
+    ps = shutil.which("ps")
+    hermes = [*hermes_top_argv(), "list", "--json"]
+    with tempfile.TemporaryDirectory(prefix="hermes-bench-state-") as state:
+        env = dict(os.environ, HERMES_TOP_STATE_DIR=state)
+        # One untimed run of each: page cache, and a check that the JSON is whole.
+        listed = subprocess.run(hermes, capture_output=True, env=env, check=True)
+        doc = json.loads(listed.stdout)
+        if ps is None:
+            row = Row("2. `hermes-top list --json` process", None, None, "ms", "<= 1.5x", None)
+            row.baseline_text = "n/a (no `ps`)"
+            return [row]
+        ps_argv = [ps, "-eo", "pid,ppid,args"]
+        _time_process(ps_argv, env)
+        ours: list[float] = []
+        base: list[float] = []
+        for _ in range(repeats):
+            base.append(_time_process(ps_argv, env))
+            ours.append(_time_process(hermes, env))
+    m, b = median(ours) * 1000, median(base) * 1000
+    row = Row("2. `hermes-top list --json` process", m, b, "ms", "<= 1.5x", m <= 1.5 * b, repeats)
+    row.baseline_n = repeats
+    row.notes.append(
+        f"`{' '.join(hermes)}` listed {len(doc['processes'])} Hermes processes "
+        f"({len(doc['dashboards'])} dashboards) in {len(listed.stdout) // 1024} KiB of JSON; "
+        "both outputs to /dev/null"
+    )
+    return [row]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser)
+    parser.add_argument("--repeats", type=int, default=None)
+    args = parser.parse_args()
+    cleanup_on_signals()
+    repeats = args.repeats or (3 if args.quick else 9)
+    with StandardLoad(args.hermes, args.sleepers, log=print) as load:
+        print(load.describe())
+        rows = run(repeats)
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()

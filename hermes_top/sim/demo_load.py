@@ -1,0 +1,100 @@
+"""The scenario ``hermes-top demo`` (and the screenshots) start: two dashboards,
+live tabs on both paths, a few leaks of every kind, one dashboard near its FD
+limit. Also a plain-text tree of the simulation for when there is no TUI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import psutil
+
+from hermes_top.sim.errors import SimUnsupported
+from hermes_top.sim.scenario import SimDashboard, Simulation
+
+#: The near-limit dashboard is filled to this share of its soft FD limit.
+NEAR_LIMIT_RATIO = 0.85
+
+
+@dataclass
+class DemoScenario:
+    #: Soft limit 256 (launchd's default), filled to 85 %.
+    near_limit: SimDashboard
+    #: A roomy dashboard (soft limit 1024).
+    roomy: SimDashboard
+    #: Leak modes this machine cannot show (no node, not root), one line each.
+    skipped: list[str] = field(default_factory=list)
+
+
+def build_demo(sim: Simulation) -> DemoScenario:
+    near = sim.start_dashboard(9119, fd_soft_limit=256)
+    roomy = sim.start_dashboard(9120, fd_soft_limit=1024)
+    scenario = DemoScenario(near, roomy)
+    if not sim.has_node:
+        scenario.skipped.append("node is not on PATH: only attach-path tabs are simulated")
+
+    # Live tabs, both paths, on both dashboards.
+    for d in (near, roomy):
+        sim.open_tab(d)
+        sim.open_tab(d, "attach", model="dummy-model")
+
+    # Orphans: tabs whose tui was killed (entry + worker left behind).
+    for _ in range(2):
+        if sim.has_node:
+            sim.close_tab_leaking(sim.open_tab(near, "spawn"))
+        else:
+            sim.orphan_worker(near)
+    # A stubborn orphan: ignores SIGTERM, so reaping it needs SIGKILL.
+    if sim.has_node:
+        sim.close_tab_leaking(sim.open_tab(roomy, "spawn", ignore_term=True))
+    else:
+        sim.orphan_worker(roomy, ignore_term=True)
+    # Stale twins: workers restarted without closing the old one.
+    sim.restart_worker(sim.open_tab(near, "attach"), close_old=False)
+    sim.restart_worker(sim.open_tab(roomy), close_old=False)
+    sim.zombie_tui(near)
+    sim.orphan_stopped_worker(roomy)
+    try:
+        sim.other_user_orphan(roomy)
+    except SimUnsupported as err:
+        scenario.skipped.append(str(err))
+
+    sim.fill_fds_to(near, NEAR_LIMIT_RATIO)
+    return scenario
+
+
+def format_tree(sim: Simulation) -> str:
+    """The simulation's processes as an indented tree (PID, PPID, state, role,
+    what a classifier should call it, FDs, argv), read live via psutil."""
+    roles, expected = sim.roles(), sim.expected_states()
+    rows: dict[int, tuple[int, str, str, str]] = {}
+    for pid in roles:
+        try:
+            with psutil.Process(pid).oneshot() as p:
+                ppid, status = p.ppid(), p.status()
+                cmdline = " ".join(p.cmdline()) or f"[{p.name()}] <defunct>"
+                try:
+                    fds = str(p.num_fds())
+                except psutil.Error:
+                    fds = "-"
+        except psutil.Error:
+            continue
+        rows[pid] = (ppid, status, fds, cmdline)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, *_rest) in rows.items():
+        children.setdefault(ppid if ppid in rows else -1, []).append(pid)
+
+    lines = [f"{'PID':>7} {'PPID':>7} {'STATUS':<9} {'ROLE':<13} {'EXPECT':<7} {'FDS':>4}  COMMAND"]
+
+    def walk(pid: int, depth: int) -> None:
+        ppid, status, fds, cmdline = rows[pid]
+        role, exp = roles[pid], expected[pid]
+        indent = "  " * depth
+        lines.append(
+            f"{pid:>7} {ppid:>7} {status:<9} {role:<13} {exp:<7} {fds:>4}  {indent}{cmdline}"
+        )
+        for child in sorted(children.get(pid, [])):
+            walk(child, depth + 1)
+
+    for top in sorted(children.get(-1, [])):
+        walk(top, 0)
+    return "\n".join(lines)
