@@ -12,8 +12,10 @@ sessions and exits, so they are reparented to us (a child subreaper) with no
 Hermes host among their ancestors, which is what an orphan is.
 
 Hygiene: everything started here is killed and reaped on exit, exceptions and
-Ctrl-C included. Processes are signalled only through pidfds opened on PIDs we
-started (never by name). Sleepers get PDEATHSIG and farm workers watch our
+Ctrl-C included. We only signal our own unreaped children (their PIDs cannot
+be reused before we wait for them) or go through the simulator; never by name.
+The farm holds no pidfds of its own, so the benchmark process's FD table stays
+close to a real hermes-top's. Sleepers get PDEATHSIG and farm workers watch our
 pidfd, so even a SIGKILLed benchmark leaves nothing behind.
 """
 
@@ -35,7 +37,7 @@ from types import TracebackType
 from _common import become_subreaper, die_with_parent
 
 from hermes_top.core.model import ProcessInfo
-from hermes_top.sim import Simulation, SimTab
+from hermes_top.sim import SimTab, Simulation
 
 Log = Callable[[str], None]
 
@@ -243,8 +245,8 @@ class OrphanFarm:
             f"home = {os.path.dirname(real)}\ninclude-system-site-packages = false\n"
         )
         self.python = str(python)
-        #: pid -> pidfd of every worker still ours (not yet reaped).
-        self.pidfds: dict[int, int] = {}
+        #: Workers started and not yet reaped by us: still our children.
+        self.pids: set[int] = set()
         self._serial = 0
 
     def __enter__(self) -> OrphanFarm:
@@ -278,8 +280,15 @@ class OrphanFarm:
         read_fd, write_fd = os.pipe()
         try:
             launcher = subprocess.Popen(
-                [sys.executable, "-c", _LAUNCHER, self.python, str(self.root), str(write_fd)]
-                + keys,
+                [
+                    sys.executable,
+                    "-c",
+                    _LAUNCHER,
+                    self.python,
+                    str(self.root),
+                    str(write_fd),
+                    *keys,
+                ],
                 stdin=subprocess.DEVNULL,
                 env=env,
                 pass_fds=(write_fd,),
@@ -315,30 +324,35 @@ class OrphanFarm:
             *lines, buf = buf.split(b"\n")
             for line in lines:
                 pid = int(line)
-                # Pin it at once: from here on it is only ever signalled through this fd.
-                self.pidfds[pid] = os.pidfd_open(pid)
+                self.pids.add(pid)
                 pids.append(pid)
         return pids
 
     def in_scope(self, proc: ProcessInfo) -> bool:
         """Only this farm's workers (argv names our root and the PID is one we started)."""
-        return proc.pid in self.pidfds and any(
+        return proc.pid in self.pids and any(
             a.startswith(self._root_prefix) for a in proc.identity.cmdline
         )
 
     def reap_exited(self, pids: Sequence[int] | None = None) -> None:
-        """waitpid() the given workers (or all), SIGKILLing any still running."""
-        for pid in list(pids if pids is not None else self.pidfds):
-            fd = self.pidfds.pop(pid, None)
-            if fd is None:
+        """SIGKILL the given workers (or all) that still run, and reap them.
+
+        They are our children (we are their subreaper) and only we wait for
+        them, so until they are reaped their PIDs cannot be reused: ``waitid``
+        with WNOWAIT tells whether a PID is still our unreaped child before we
+        signal it. ChildProcessError means it was already reaped (psutil's
+        ``wait()`` in the baseline reaps its children): nothing to do.
+        """
+        for pid in list(pids if pids is not None else self.pids):
+            self.pids.discard(pid)
+            try:
+                status = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:
                 continue
-            with contextlib.suppress(ProcessLookupError):
-                signal.pidfd_send_signal(fd, signal.SIGKILL)
-            # waitid on the pidfd waits for exactly this process (never a reused PID);
-            # ChildProcessError: already reaped (psutil's wait() reaps its children).
+            if status is None:  # still running: ours, unreaped
+                os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(ChildProcessError):
-                os.waitid(os.P_PIDFD, fd, os.WEXITED)
-            os.close(fd)
+                os.waitpid(pid, 0)
 
     def close(self) -> None:
         try:

@@ -61,23 +61,34 @@ def run(args: argparse.Namespace) -> int:
     from hermes_top.sim import SimError, Simulation
     from hermes_top.sim.demo_load import build_demo
 
-    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    stop_signals = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {sig: signal.getsignal(sig) for sig in stop_signals}
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    sim: Simulation | None = None
     try:
         print("hermes-top demo: starting the simulated dashboards ...", file=sys.stderr)
-        with Simulation(fd_soft_limit=256) as sim:
-            scenario = build_demo(sim)
-            for line in scenario.skipped:
-                print(f"hermes-top demo: {line}", file=sys.stderr)
-            sim.start_leak_rate(interval_s=args.leak_interval, max_processes=args.max_processes)
-            open_ui(sim, args)
-            print("hermes-top demo: cleaning up ...", file=sys.stderr)
+        sim = Simulation(fd_soft_limit=256)
+        scenario = build_demo(sim)
+        for line in scenario.skipped:
+            print(f"hermes-top demo: {line}", file=sys.stderr)
+        sim.start_leak_rate(interval_s=args.leak_interval, max_processes=args.max_processes)
+        open_ui(sim, args)
     except SimError as err:
         raise HermesTopError(f"demo: {err}") from err
     except KeyboardInterrupt:
-        pass  # Ctrl-C / SIGTERM: the with block has already cleaned up
+        pass  # Ctrl-C, SIGTERM or SIGHUP: clean up below
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+        # A second Ctrl-C must not cut the cleanup short.
+        for sig in stop_signals:
+            signal.signal(sig, signal.SIG_IGN)
+        try:
+            if sim is not None:
+                print("hermes-top demo: cleaning up ...", file=sys.stderr)
+                sim.close()
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return 0
 
 

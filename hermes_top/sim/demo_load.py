@@ -69,9 +69,14 @@ def format_tree(sim: Simulation) -> str:
     rows: dict[int, tuple[int, str, str, str]] = {}
     for pid in roles:
         try:
-            with psutil.Process(pid).oneshot() as p:
+            p = psutil.Process(pid)
+            with p.oneshot():
                 ppid, status = p.ppid(), p.status()
-                cmdline = " ".join(p.cmdline()) or f"[{p.name()}] <defunct>"
+                try:
+                    argv = p.cmdline()
+                except psutil.ZombieProcess:
+                    argv = []
+                cmdline = " ".join(argv) or f"[{p.name()}] <defunct>"
                 try:
                     fds = str(p.num_fds())
                 except psutil.Error:

@@ -190,31 +190,41 @@ def watch_owner():
 
     This watches the *owner* (the test process), not the parent, so leaks
     behave like old installs (no watchdog) while the owner lives, and a
-    killed test run cannot leave simulated processes behind for long.
+    killed test run cannot leave simulated processes behind for long. One FD
+    on the owner's /proc/PID/stat stays open (reads give ESRCH once it is
+    gone), so FD counts never see a transient open.
     """
     spec = os.environ.get("HERMES_SIM_OWNER", "")
     if not spec:
         return
     pid_text, _, st = spec.partition(":")
     pid = int(pid_text)
-
-    def owner_alive():
-        if os.path.isdir("/proc"):
-            try:
-                with open(f"/proc/{pid}/stat", "rb") as f:
-                    data = f.read()
-            except (FileNotFoundError, ProcessLookupError):
-                return False
-            except OSError:
-                return True  # e.g. EMFILE: cannot tell, assume alive
-            return not st or data[data.rindex(b")") + 2 :].split()[19].decode() == st
+    if os.path.isdir("/proc"):
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            pass
-        return True
+            fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
+            data = os.pread(fd, 4096, 0)
+        except (FileNotFoundError, ProcessLookupError):
+            os._exit(0)
+        if st and data[data.rindex(b")") + 2 :].split()[19].decode() != st:
+            os._exit(0)  # the PID belongs to someone else now
+
+        def owner_alive():
+            try:
+                os.pread(fd, 4096, 0)
+            except ProcessLookupError:
+                return False
+            return True
+
+    else:
+
+        def owner_alive():
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return False
+            except PermissionError:
+                pass
+            return True
 
     def loop():
         while owner_alive():
@@ -627,16 +637,26 @@ if (process.env.HERMES_SIM_TTY) {
 }
 
 const [ownerPid, ownerSt] = (process.env.HERMES_SIM_OWNER || '').split(':');
-function ownerAlive() {
-  try {
-    const stat = fs.readFileSync(`/proc/${ownerPid}/stat`, 'latin1');
-    return !ownerSt || stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] === ownerSt;
-  } catch (e) {
-    return e.code !== 'ENOENT' && e.code !== 'ESRCH';
-  }
-}
 if (ownerPid && fs.existsSync('/proc/self')) {
-  setInterval(() => { if (!ownerAlive()) process.exit(0); }, 2000).unref();
+  // Safety net: exit once the simulation's owner is gone. One FD stays open on its
+  // /proc stat file (reads fail with ESRCH after it exits): no transient FDs.
+  const buf = Buffer.alloc(4096);
+  let ownerFd;
+  try {
+    ownerFd = fs.openSync(`/proc/${ownerPid}/stat`, 'r');
+    const stat = buf.toString('latin1', 0, fs.readSync(ownerFd, buf, 0, 4096, 0));
+    const start = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    if (ownerSt && start !== ownerSt) process.exit(0);
+  } catch (e) {
+    process.exit(0);
+  }
+  setInterval(() => {
+    try {
+      fs.readSync(ownerFd, buf, 0, 4096, 0);
+    } catch (e) {
+      if (e.code === 'ESRCH') process.exit(0);
+    }
+  }, 2000).unref();
 }
 
 const entry = spawn(process.env.HERMES_PYTHON, ['-m', 'tui_gateway.entry'], {

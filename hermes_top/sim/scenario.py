@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes_top.sim.control import ControlChannel
 from hermes_top.sim.errors import SimCleanupError, SimError, SimUnsupported
@@ -30,6 +30,9 @@ from hermes_top.sim.tracking import (
     proc_state,
     start_ticks,
 )
+
+if TYPE_CHECKING:
+    from hermes_top.sim.leak_rate import LeakRate
 
 #: Roles, as hermes_top.core.model.Role spells them.
 DASHBOARD, TUI, ENTRY, WORKER = "dashboard", "tui", "gateway_entry", "slash_worker"
@@ -134,7 +137,8 @@ class Simulation:
         self.tabs: list[SimTab] = []
         self._lock = threading.RLock()
         self._closed = False
-        self._leak_rate: Any = None
+        self._cleaned = False
+        self._leak_rate: LeakRate | None = None
         self._user_pythons: dict[int, str] = {}
         # resolve(): argv shows the real path (/tmp may be a symlink, e.g. on macOS).
         self.root = Path(tempfile.mkdtemp(prefix="hermes-sim-", dir=tmp_parent)).resolve()
@@ -486,7 +490,7 @@ class Simulation:
             self._leak_rate = None
 
     @property
-    def leak_rate(self) -> Any:
+    def leak_rate(self) -> LeakRate | None:
         """The running LeakRate thread (``.ticks``, ``.errors``, ``.last_error``), or None."""
         return self._leak_rate
 
@@ -541,9 +545,9 @@ class Simulation:
     def close(self, *, raise_on_survivors: bool = True, timeout: float = 15.0) -> None:
         """Kill every process it started (orphans included), reap them, remove the
         temp dir. Safe to call twice; runs at exit for simulations never closed."""
-        if self._closed:
+        self._closed = True  # no new processes from here on
+        if self._cleaned:
             return
-        self._closed = True
         survivors: list[Tracked] = []
         try:
             self.stop_leak_rate()
@@ -555,8 +559,10 @@ class Simulation:
                 _close_popen_pipes(d.popen)
         finally:
             self.registry.close()
-            _LIVE_SIMULATIONS.discard(self)
             shutil.rmtree(self.root, ignore_errors=True)
+        # Only now: if the cleanup was interrupted, atexit runs it again.
+        self._cleaned = True
+        _LIVE_SIMULATIONS.discard(self)
         if survivors and raise_on_survivors:
             found = {t.pid: t.role for t in survivors}
             raise SimCleanupError(f"simulated processes survived cleanup: {found}", found)

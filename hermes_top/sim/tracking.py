@@ -275,6 +275,8 @@ class ProcessRegistry:
             self._reaper = None
 
     def _poke(self) -> None:
+        if self._wake_w < 0:
+            return
         try:
             os.write(self._wake_w, b"x")
         except (BlockingIOError, OSError):
@@ -336,8 +338,8 @@ class ProcessRegistry:
                 if t.pidfd is not None:
                     os.close(t.pidfd)
                     t.pidfd = None
-        for fd in (self._wake_r, self._wake_w):
-            try:
+        # Idempotent: a closed fd number may already belong to someone else.
+        wake, self._wake_r, self._wake_w = (self._wake_r, self._wake_w), -1, -1
+        for fd in wake:
+            if fd >= 0:
                 os.close(fd)
-            except OSError:
-                pass

@@ -185,7 +185,7 @@ def test_pid_reuse_between_scan_and_signal_is_not_signalled(sim: Simulation, cor
     # A new process with the very same argv takes the PID.
     reuser: subprocess.Popen[bytes] | None = None
     try:
-        for _ in range(20):
+        for _ in range(200):
             if not _force_next_pid(victim):
                 pytest.skip("cannot write /proc/sys/kernel/ns_last_pid here")
             proc = subprocess.Popen(

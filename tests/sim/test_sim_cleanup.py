@@ -62,6 +62,7 @@ sim = Simulation()
 d = sim.start_dashboard()
 if sim.has_node:
     sim.close_tab_leaking(sim.open_tab(d, "spawn"))
+    sim.open_tab(d, "spawn")  # a live node tui too
 sim.spawn_stubborn_worker(d)
 sim.zombie_tui(d)
 if sys.argv[1] == "exit":

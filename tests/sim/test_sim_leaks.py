@@ -138,6 +138,7 @@ def test_leak_rate_leaks_and_stays_bounded(sim: Simulation) -> None:
     cap = 14
     sim.start_leak_rate(interval_s=0.02, max_processes=cap, seed=7)
     rate = sim.leak_rate
+    assert rate is not None
     want = ("stale", "skipped") + (("orphaned",) if sim.has_node else ())
     peak = 0
 

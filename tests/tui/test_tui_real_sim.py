@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -46,6 +48,13 @@ async def _until_rows(app: HermesTopApp, pilot: Pilot[None], pids: list[int]) ->
     raise AssertionError(f"rows for {pids} never appeared")
 
 
+async def _until(pilot: Pilot[None], done: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done() and time.monotonic() < deadline:
+        await settle(pilot)
+        await asyncio.sleep(0.05)
+
+
 def test_R_reaps_the_orphans_and_leaves_live_workers(sim: Simulation, tmp_path: Path) -> None:
     d = sim.start_dashboard(port=9401)
     live = sim.open_tab(d, path="attach")
@@ -62,11 +71,7 @@ def test_R_reaps_the_orphans_and_leaves_live_workers(sim: Simulation, tmp_path: 
             assert {p.pid for p in app.screen.targets} == {polite, stubborn}
             assert all(p.state is State.ORPHAN for p in app.screen.targets)
             await pilot.press("y")
-            for _ in range(100):
-                await settle(pilot)
-                if not _alive(polite) and not _alive(stubborn):
-                    break
-                await asyncio.sleep(0.05)
+            await _until(pilot, lambda: not _alive(polite) and not _alive(stubborn))
 
     asyncio.run(main())
     assert not _alive(polite) and not _alive(stubborn)
@@ -110,13 +115,12 @@ def test_K_on_a_selected_real_orphan(sim: Simulation, tmp_path: Path) -> None:
             assert isinstance(app.screen, ConfirmDialog)
             assert [p.pid for p in app.screen.targets] == [target]
             await pilot.press("y")
-            for _ in range(60):
-                await settle(pilot)
-                if not _alive(target):
-                    break
-                await asyncio.sleep(0.05)
+            await _until(pilot, lambda: not _alive(target))
+            said.extend(n.message for n in app._notifications)
 
+    said: list[str] = []
     asyncio.run(main())
-    assert not _alive(target) and _alive(bystander)
+    assert not _alive(target), f"target survived; the app said: {said}"
+    assert _alive(bystander)
     sent = [(r["pid"], r["signal"]) for r in read_journal(journal) if r["event"] == "signal"]
     assert sent == [(target, "SIGKILL")]

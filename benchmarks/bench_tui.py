@@ -1,0 +1,332 @@
+"""Rows 5-7: the TUI's idle CPU, start-to-first-painted-table time and peak RSS.
+
+The real TUI runs in a pseudo-terminal (200x50): ``hermes-top --interval 1
+--readonly``, unscoped, exactly as a user starts it. We read the PTY output as
+it is written and look for the header's "N procs" text, which the TUI draws
+only once the first scan's table is applied; its arrival time, minus the time
+just before the process was spawned, is "start to first painted table".
+
+Idle CPU: once painted and settled, the TUI process's own CPU time (user +
+system, all threads) over 60 s, sampled in 10 s windows; the figure is the
+whole-window average, in % of one core, with the median window in the notes.
+htop (``htop -d 10``: 1 s refresh) runs in its own PTY at the same time, same
+load, as the baseline, when it is installed; otherwise that baseline is
+skipped. Peak RSS is VmHWM from /proc/PID/status at the end of the idle run.
+
+Run alone: ``.venv/bin/python benchmarks/bench_tui.py [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from dataclasses import dataclass
+
+import psutil
+from _common import Row, add_common_args, cleanup_on_signals, format_table, median
+from _load import StandardLoad
+
+#: CSI / OSC / two-byte escape sequences, removed before looking for text.
+_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
+#: Drawn by the header strip once a snapshot has been applied to the table.
+PAINTED = re.compile(r"\d+ procs")
+HEADER = re.compile(r"\bPID\b")
+COLS, LINES = 200, 50
+
+
+class PtyProcess:
+    """A child process on a fresh PTY whose output is drained by a thread."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], watch: dict[str, re.Pattern[str]]):
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", LINES, COLS, 0, 0))
+        self.master = master
+        self.watch = dict(watch)
+        self.marks: dict[str, float] = {}
+        self.tail = ""
+        self._seen = threading.Condition()
+        self.started = time.monotonic()
+        try:
+            self.popen = subprocess.Popen(
+                argv,
+                stdin=slave,
+                stdout=slave,
+                stderr=slave,
+                env=env,
+                start_new_session=True,
+            )
+        except BaseException:
+            os.close(master)
+            raise
+        finally:
+            os.close(slave)
+        self.pid = self.popen.pid
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        text = ""
+        while True:
+            try:
+                ready, _, _ = select.select([self.master], [], [], 0.5)
+                if not ready:
+                    if self.popen.poll() is not None:
+                        break
+                    continue
+                chunk = os.read(self.master, 65536)
+            except OSError:  # EIO: every slave end is closed (the child exited)
+                break
+            if not chunk:
+                break
+            now = time.monotonic()
+            text = (text + _ANSI.sub("", chunk.decode("utf-8", "replace")))[-8192:]
+            with self._seen:
+                for name, pattern in list(self.watch.items()):
+                    if pattern.search(text):
+                        self.marks[name] = now
+                        del self.watch[name]
+                self.tail = text
+                self._seen.notify_all()
+        with self._seen:
+            self._seen.notify_all()
+
+    def wait_mark(self, name: str, timeout: float) -> float | None:
+        """Seconds from spawn to when ``name``'s text first appeared, or None."""
+        deadline = time.monotonic() + timeout
+        with self._seen:
+            while name not in self.marks:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._reader.is_alive():
+                    return None
+                self._seen.wait(min(left, 0.5))
+            return self.marks[name] - self.started
+
+    def cpu_seconds(self) -> float:
+        times = psutil.Process(self.pid).cpu_times()
+        return float(times.user + times.system)
+
+    def peak_rss_mb(self) -> float | None:
+        try:
+            with open(f"/proc/{self.pid}/status") as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    def stop(self) -> None:
+        # Our own child, not yet waited for: its PID cannot have been reused.
+        if self.popen.poll() is None:
+            with contextlib.suppress(OSError):
+                self.popen.send_signal(signal.SIGTERM)
+            try:
+                self.popen.wait(5)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait()
+        self._reader.join(5)
+        os.close(self.master)
+
+
+def tui_available() -> str | None:
+    """None if the TUI can be started, else why not."""
+    try:
+        from hermes_top.tui.app import run_app  # noqa: F401
+    except Exception as err:
+        return f"{type(err).__name__}: {err}"
+    return None
+
+
+def hermes_top_argv() -> list[str]:
+    script = os.path.join(os.path.dirname(sys.executable), "hermes-top")
+    base = [script] if os.path.exists(script) else [sys.executable, "-m", "hermes_top"]
+    return [*base, "--interval", "1", "--readonly"]
+
+
+def _env(tmp: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TEXTUAL", "NO_COLOR"))}
+    env.update(
+        TERM="xterm-256color",
+        COLORTERM="truecolor",
+        LANG=env.get("LANG", "C.UTF-8"),
+        HERMES_TOP_STATE_DIR=os.path.join(tmp, "state"),
+        # htop saves its settings on exit: keep it away from the user's config.
+        XDG_CONFIG_HOME=os.path.join(tmp, "config"),
+    )
+    return env
+
+
+def first_paint(env: dict[str, str], repeats: int) -> tuple[list[float], list[float], str]:
+    paints: list[float] = []
+    headers: list[float] = []
+    why = ""
+    for _ in range(repeats):
+        tui = PtyProcess(hermes_top_argv(), env, {"painted": PAINTED, "header": HEADER})
+        try:
+            painted = tui.wait_mark("painted", 30.0)
+            header = tui.marks.get("header")
+            if painted is None:
+                why = f"no 'N procs' on screen within 30 s; last output: {tui.tail[-300:]!r}"
+                break
+            paints.append(painted)
+            if header is not None:
+                headers.append(header - tui.started)
+        finally:
+            tui.stop()
+    return paints, headers, why
+
+
+@dataclass
+class Idle:
+    """What one process did during the idle window."""
+
+    pct: float
+    windows: list[float]
+    peak_rss_mb: float | None
+
+
+@dataclass
+class IdleRun:
+    seconds: float = 0.0
+    tui: Idle | None = None
+    htop: Idle | None = None
+    error: str | None = None
+    htop_error: str | None = None
+
+
+def idle_run(env: dict[str, str], seconds: float, window: float) -> IdleRun:
+    """TUI and (if installed) htop side by side; CPU % per window and peak RSS."""
+    out = IdleRun()
+    procs: dict[str, PtyProcess] = {}
+    try:
+        procs["tui"] = PtyProcess(hermes_top_argv(), env, {"painted": PAINTED})
+        htop = shutil.which("htop")
+        if htop:
+            procs["htop"] = PtyProcess([htop, "-d", "10"], env, {"painted": HEADER})
+        if procs["tui"].wait_mark("painted", 30.0) is None:
+            out.error = f"the TUI never painted; last output: {procs['tui'].tail[-300:]!r}"
+            return out
+        if "htop" in procs and procs["htop"].wait_mark("painted", 10.0) is None:
+            out.htop_error = "htop never painted its header"
+            procs.pop("htop").stop()
+        time.sleep(3.0)  # settle: the first scans and layout are not "idle"
+        windows: dict[str, list[float]] = {name: [] for name in procs}
+        last = {name: p.cpu_seconds() for name, p in procs.items()}
+        last_t = time.monotonic()
+        begin_cpu, begin_t = dict(last), last_t
+        end = last_t + seconds
+        while (now := time.monotonic()) < end:
+            time.sleep(min(window, end - now))
+            t = time.monotonic()
+            for name, p in procs.items():
+                cpu = p.cpu_seconds()
+                windows[name].append((cpu - last[name]) / (t - last_t) * 100)
+                last[name] = cpu
+            last_t = t
+        out.seconds = last_t - begin_t
+        for name, p in procs.items():
+            pct = (last[name] - begin_cpu[name]) / out.seconds * 100
+            setattr(out, name, Idle(pct, windows[name], p.peak_rss_mb()))
+    finally:
+        for p in procs.values():
+            p.stop()
+    return out
+
+
+def _cpu_row(figure: str, idle: IdleRun) -> Row:
+    row = Row(figure, None, None, "%", "<= 2 % of a core", None)
+    if idle.tui is None:
+        row.measured_text = "n/a (TUI did not paint)"
+        row.notes.append(idle.error or "no measurement")
+        return row
+    tui = idle.tui
+    row.measured, row.n, row.met = tui.pct, len(tui.windows), tui.pct <= 2.0
+    row.notes.append(
+        f"% of one core over {idle.seconds:.0f} s (N = {len(tui.windows)} windows, "
+        f"median window {median(tui.windows):.2f} %, max {max(tui.windows):.2f} %)"
+    )
+    if idle.htop is not None:
+        row.baseline, row.baseline_n = idle.htop.pct, len(idle.htop.windows)
+        row.notes.append(
+            f"baseline: `htop -d 10` in its own PTY at the same time (median window "
+            f"{median(idle.htop.windows):.2f} %); htop peak RSS "
+            f"{idle.htop.peak_rss_mb or 0:.1f} MB"
+        )
+    elif idle.htop_error:
+        row.baseline_text = "n/a (htop failed)"
+        row.notes.append(idle.htop_error)
+    else:
+        row.baseline_text = "n/a (htop not installed)"
+    return row
+
+
+def run(quick: bool) -> list[Row]:
+    seconds = 15.0 if quick else 60.0
+    cpu_fig = f"5. TUI idle CPU, 1 s refresh, over {seconds:g} s"
+    paint_fig = "6. TUI start to first painted table"
+    rss_fig = "7. TUI peak RSS (VmHWM)"
+    missing = tui_available()
+    if missing is not None:
+        rows = [
+            Row(cpu_fig, None, None, "%", "<= 2 % of a core", None),
+            Row(paint_fig, None, None, "s", "<= 1.0 s", None),
+            Row(rss_fig, None, None, "MB", "<= 100 MB", None),
+        ]
+        for row in rows:
+            row.measured_text = "n/a (TUI not available)"
+        rows[0].notes.append(missing)
+        return rows
+    with tempfile.TemporaryDirectory(prefix="hermes-bench-tui-") as tmp:
+        env = _env(tmp)
+        paints, headers, why = first_paint(env, 2 if quick else 5)
+        idle = idle_run(env, seconds, 5.0 if quick else 10.0)
+
+    paint = Row(paint_fig, None, None, "s", "<= 1.0 s", None)
+    if paints:
+        paint.measured, paint.n = median(paints), len(paints)
+        paint.met = paint.measured <= 1.0
+        note = f"spawn to 'N procs' on the PTY; runs {', '.join(f'{p:.2f}' for p in paints)} s"
+        if headers:
+            note += f"; the table header (empty) appeared after {median(headers):.2f} s"
+        paint.notes.append(note)
+    else:
+        paint.measured_text = "n/a (TUI did not paint)"
+        paint.notes.append(why)
+
+    rss = Row(rss_fig, None, None, "MB", "<= 100 MB", None)
+    if idle.tui is not None and idle.tui.peak_rss_mb is not None:
+        peak = idle.tui.peak_rss_mb
+        rss.measured, rss.n, rss.met = peak, 1, peak <= 100.0
+        rss.notes.append(f"VmHWM after the {seconds:g} s idle run (htop's is in row 5's notes)")
+    else:
+        rss.measured_text = "n/a (TUI did not run)"
+    return [_cpu_row(cpu_fig, idle), paint, rss]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_common_args(parser)
+    args = parser.parse_args()
+    cleanup_on_signals()
+    with StandardLoad(args.hermes, args.sleepers, log=print) as load:
+        print(load.describe())
+        rows = run(args.quick)
+    print(format_table(rows))
+
+
+if __name__ == "__main__":
+    main()
