@@ -14,6 +14,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from hermes_top.core.errors import HermesTopError, UsageError
+from hermes_top.core.model import ServiceOutcome
 
 if TYPE_CHECKING:
     from hermes_top.sim import Simulation
@@ -107,13 +108,26 @@ def open_ui(sim: Simulation, args: argparse.Namespace) -> None:
         except ImportError as err:
             print(f"hermes-top demo: no TUI ({err}); printing the tree", file=sys.stderr)
         else:
-            core = Core(scope=lambda p: sim.in_scope(p.identity.cmdline, p.pid), readonly=readonly)
+            core = Core(
+                scope=lambda p: sim.in_scope(p.identity.cmdline, p.pid),
+                readonly=readonly,
+                restart=demo_restart,
+            )
             try:
                 run_app(core, interval_s=interval, readonly=readonly, title="hermes-top demo")
             finally:
                 core.close()
             return
     print_tree_until_interrupted(sim, interval_s=2.0)
+
+
+def demo_restart() -> ServiceOutcome:
+    """`L` in the demo: the simulated dashboards have no agent, and the real one is not ours."""
+    return ServiceOutcome(
+        ok=False,
+        summary="demo: the simulated dashboards have no launchd/systemd agent to restart",
+        detail="outside the demo, L runs `launchctl kickstart -k` or `systemctl --user restart`",
+    )
 
 
 def print_tree_until_interrupted(sim: Simulation, interval_s: float) -> None:

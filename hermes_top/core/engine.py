@@ -52,6 +52,7 @@ class Core:
         clock: Callable[[], float] = time.time,
         service_manager: str | None = None,
         service_name: str | None = None,
+        restart: Callable[[], ServiceOutcome] | None = None,
     ) -> None:
         self.readonly = readonly
         self.allow_other_users = allow_other_users
@@ -61,6 +62,8 @@ class Core:
         self.clock = clock
         self.service_manager = service_manager
         self.service_name = service_name
+        #: Replaces the launchd/systemd restart (the demo has no real agent).
+        self._restart = restart
         self._cache = ScanCache(pins=PinRegistry(self.platform.open_pidfd))
 
     def close(self) -> None:
@@ -139,6 +142,8 @@ class Core:
     def restart_dashboard(self) -> ServiceOutcome:
         if self.readonly:
             raise ReadOnlyError("restart the dashboard")
+        if self._restart is not None:
+            return self._restart()
         from hermes_top.core.services import restart_dashboard_service
 
         return restart_dashboard_service(self.service_manager, self.service_name)

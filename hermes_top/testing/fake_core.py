@@ -308,7 +308,7 @@ def demo_snapshot(now: float = DEMO_NOW, *, mac_fds: int = 218) -> Snapshot:
         _proc(
             4140, dash_mac, Role.TUI, State.ZOMBIE,
             "defunct child: dashboard 4100 has not reaped it (restart the dashboard)",
-            ["node"], now=now, age_s=40, num_fds=0, dashboard_pid=dash_mac,
+            [], now=now, age_s=40, num_fds=None, dashboard_pid=dash_mac,
             host_pid=dash_mac, status="Z", name="node",
         ),
         _proc(

@@ -38,6 +38,7 @@ from hermes_top.tui import keys
 from hermes_top.tui.history import FdHistory
 from hermes_top.tui.screens.confirm import ConfirmDialog
 from hermes_top.tui.screens.help import HelpScreen
+from hermes_top.tui.styles import use_monochrome
 from hermes_top.tui.tree import (
     ORPHAN_GROUP_KEY,
     SORT_ORDER,
@@ -90,6 +91,7 @@ class HermesTopApp(App[None]):
         grace_s: float = 3.0,
     ) -> None:
         super().__init__()
+        use_monochrome(self.no_color)  # Textual sets no_color from NO_COLOR
         self.core = core
         self.title = title
         self.interval_s = interval_s
