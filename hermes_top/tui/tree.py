@@ -217,14 +217,3 @@ def short_command(cmdline: tuple[str, ...]) -> str:
             arg = "…/" + "/".join(tail)
         parts.append(arg)
     return " ".join(parts)
-
-
-def format_age(seconds: float) -> str:
-    s = int(max(seconds, 0))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h{s % 3600 // 60:02d}"
-    return f"{s // 86400}d{s % 86400 // 3600:02d}h"

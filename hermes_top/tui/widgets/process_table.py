@@ -18,6 +18,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 
+from hermes_top.core.format import format_age
 from hermes_top.core.model import State
 from hermes_top.tui.styles import STATE_STYLE, TAG_STYLE
 from hermes_top.tui.tree import (
@@ -25,7 +26,6 @@ from hermes_top.tui.tree import (
     ROLE_SHORT,
     STATE_MARK,
     Row,
-    format_age,
     short_command,
     short_session,
 )
