@@ -25,6 +25,8 @@ class Candidate:
     raw: RawProc
     argv: tuple[str, ...]
     match: Match
+    #: argv with secrets redacted (computed once per process, cached by the scan).
+    shown: tuple[str, ...] = ()
 
     @property
     def role(self) -> Role:

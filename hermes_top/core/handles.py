@@ -15,11 +15,13 @@ import signal
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-
-import psutil
+from typing import TYPE_CHECKING
 
 from hermes_top.core import procfs
 from hermes_top.core.model import Identity
+
+if TYPE_CHECKING:
+    import psutil
 
 
 class IdentityChanged(Exception):
@@ -99,8 +101,11 @@ class PidfdHandle(ProcessHandle):
     def has_exited(self) -> bool:
         if self._fd is None:
             return True
-        ready, _, _ = select.select([self._fd], [], [], 0)
-        return bool(ready)
+        # poll, not select: select() fails on fd numbers >= 1024, which a reap
+        # of hundreds of pinned processes easily reaches.
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN)
+        return bool(poller.poll(0))
 
     def status(self) -> str | None:
         if self.has_exited():
@@ -118,15 +123,23 @@ class PidfdHandle(ProcessHandle):
 
 
 class ReverifyHandle(ProcessHandle):
-    """No pidfds (macOS): compare identity right before each signal."""
+    """No pidfds (macOS): compare identity right before each signal.
+
+    psutil is imported here, not at module level: Linux never needs it to list
+    or reap, and the CLI's start-up time matters on a machine in trouble.
+    """
 
     def _process(self) -> psutil.Process | None:
+        import psutil
+
         try:
             return psutil.Process(self.identity.pid)
         except psutil.NoSuchProcess:
             return None
 
     def current_identity(self) -> Identity | None:
+        import psutil
+
         proc = self._process()
         if proc is None:
             return None
@@ -158,28 +171,28 @@ class ReverifyHandle(ProcessHandle):
         return self.verify() is not None
 
     def status(self) -> str | None:
+        import psutil
+
         proc = self._process()
         if proc is None:
             return None
         try:
-            return _PSUTIL_STATUS.get(proc.status(), "?")
+            return status_letter(proc.status())
         except psutil.NoSuchProcess:
             return None
 
 
-_PSUTIL_STATUS = {
-    psutil.STATUS_RUNNING: "R",
-    psutil.STATUS_SLEEPING: "S",
-    psutil.STATUS_DISK_SLEEP: "D",
-    psutil.STATUS_STOPPED: "T",
-    psutil.STATUS_TRACING_STOP: "t",
-    psutil.STATUS_ZOMBIE: "Z",
-    psutil.STATUS_IDLE: "I",
-}
-
-
 def status_letter(psutil_status: str) -> str:
-    return _PSUTIL_STATUS.get(psutil_status, "?")
+    """psutil's status word → the one-letter kernel state used everywhere else."""
+    return {
+        "running": "R",
+        "sleeping": "S",
+        "disk-sleep": "D",
+        "stopped": "T",
+        "tracing-stop": "t",
+        "zombie": "Z",
+        "idle": "I",
+    }.get(psutil_status, "?")
 
 
 def wait_for_exit(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import enum
 import os
 import select
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -38,6 +39,9 @@ class PinRegistry:
         self._open = open_pidfd
         self._pins: dict[int, _Pin] = {}
         self._next = 1
+        # The TUI scans in one thread while an action runs in another: a pin must
+        # not be closed (and its fd number reused) while it is being dup'ed.
+        self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._pins)
@@ -49,6 +53,15 @@ class PinRegistry:
         reread: Callable[[int], RawProc | None],
     ) -> dict[int, int]:
         """Drop pins of processes that are gone; pin the new ones. pid → pin number."""
+        with self._lock:
+            return self._update(procs, wanted, reread)
+
+    def _update(
+        self,
+        procs: Mapping[int, RawProc],
+        wanted: Mapping[int, RawProc],
+        reread: Callable[[int], RawProc | None],
+    ) -> dict[int, int]:
         exited = self._exited()
         for pid in list(self._pins):
             pin = self._pins[pid]
@@ -83,16 +96,25 @@ class PinRegistry:
 
     def take(self, identity: Identity) -> tuple[PinLookup, int | None]:
         """A dup of the pidfd pinned for this identity (the caller closes it)."""
-        pin = self._pins.get(identity.pid)
-        if pin is None:
-            return PinLookup.UNKNOWN, None
-        if pin.number != identity.pin:
-            return PinLookup.REUSED, None
-        if identity.pid in self._exited():
-            return PinLookup.EXITED, None
-        return PinLookup.OK, os.dup(pin.fd)
+        with self._lock:
+            pin = self._pins.get(identity.pid)
+            if pin is None:
+                return PinLookup.UNKNOWN, None
+            if pin.number != identity.pin:
+                return PinLookup.REUSED, None
+            if _readable(pin.fd):
+                return PinLookup.EXITED, None
+            return PinLookup.OK, os.dup(pin.fd)
 
     def close(self) -> None:
-        for pin in self._pins.values():
-            os.close(pin.fd)
-        self._pins.clear()
+        with self._lock:
+            for pin in self._pins.values():
+                os.close(pin.fd)
+            self._pins.clear()
+
+
+def _readable(fd: int) -> bool:
+    """A pidfd polls readable once its process has exited."""
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))

@@ -12,13 +12,13 @@ Linux by injecting it (see tests/core/test_platform_mac.py).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from pathlib import Path
-
-import psutil
+from typing import TYPE_CHECKING
 
 from hermes_top.core import procfs
 from hermes_top.core.handles import (
@@ -30,6 +30,9 @@ from hermes_top.core.handles import (
 from hermes_top.core.model import FdLimits, Identity
 from hermes_top.core.procfs import RawProc
 
+if TYPE_CHECKING:
+    import psutil
+
 
 class Platform(ABC):
     name: str
@@ -37,7 +40,12 @@ class Platform(ABC):
     exact_reclaim: bool
 
     @abstractmethod
-    def list_processes(self) -> dict[int, RawProc]: ...
+    def list_processes(self) -> dict[int, RawProc]:
+        """Cheap facts of every process; ``uid`` may be -1 (see ``with_uid``)."""
+
+    def with_uid(self, proc: RawProc) -> RawProc | None:
+        """``proc`` with its uid filled in (None if it is gone)."""
+        return proc
 
     @abstractmethod
     def cmdline(self, pid: int) -> tuple[str, ...] | None: ...
@@ -85,6 +93,12 @@ class LinuxPlatform(Platform):
     def list_one(self, pid: int) -> RawProc | None:
         return procfs.read_proc(pid)
 
+    def with_uid(self, proc: RawProc) -> RawProc | None:
+        if proc.uid >= 0:
+            return proc
+        uid = procfs.read_uid(proc.pid)
+        return None if uid is None else dataclasses.replace(proc, uid=uid)
+
     def cmdline(self, pid: int) -> tuple[str, ...] | None:
         return procfs.read_cmdline(pid)
 
@@ -114,7 +128,10 @@ class LinuxPlatform(Platform):
 
 
 class MacPlatform(Platform):
-    """psutil-based; also runs on Linux so tests can exercise this branch."""
+    """psutil-based; also runs on Linux so tests can exercise this branch.
+
+    psutil is imported in the methods: the Linux path never needs it.
+    """
 
     name = "darwin"
     exact_reclaim = False
@@ -128,6 +145,7 @@ class MacPlatform(Platform):
         self._launchctl_maxfiles = launchctl_maxfiles
 
     def _raw(self, proc: psutil.Process) -> RawProc:
+
         with proc.oneshot():
             try:
                 pgid = os.getpgid(proc.pid)
@@ -146,6 +164,8 @@ class MacPlatform(Platform):
             )
 
     def list_processes(self) -> dict[int, RawProc]:
+        import psutil
+
         procs: dict[int, RawProc] = {}
         for proc in psutil.process_iter():
             try:
@@ -155,12 +175,16 @@ class MacPlatform(Platform):
         return procs
 
     def list_one(self, pid: int) -> RawProc | None:
+        import psutil
+
         try:
             return self._raw(psutil.Process(pid))
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             return None
 
     def cmdline(self, pid: int) -> tuple[str, ...] | None:
+        import psutil
+
         try:
             return tuple(psutil.Process(pid).cmdline())
         except psutil.ZombieProcess:
@@ -169,6 +193,8 @@ class MacPlatform(Platform):
             return None
 
     def num_fds(self, pid: int) -> tuple[int | None, str | None]:
+        import psutil
+
         try:
             return psutil.Process(pid).num_fds(), None
         except psutil.AccessDenied:
@@ -177,6 +203,8 @@ class MacPlatform(Platform):
             return None, "process gone"
 
     def fd_targets(self, pid: int) -> tuple[dict[int, str], str]:
+        import psutil
+
         # psutil lists regular files only; sockets/pipes need lsof on macOS.
         files = psutil.Process(pid).open_files()
         return {f.fd: f.path for f in files}, "psutil open_files (files only)"
@@ -195,6 +223,8 @@ class MacPlatform(Platform):
         )
 
     def open_handle(self, identity: Identity, pidfd: int | None = None) -> ProcessHandle:
+        import psutil
+
         if not psutil.pid_exists(identity.pid):
             raise ProcessLookupError(identity.pid)
         return ReverifyHandle(identity)

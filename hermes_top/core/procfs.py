@@ -48,7 +48,7 @@ def parse_stat(pid: int, data: bytes, uid: int) -> RawProc:
     open_paren = data.index(b"(")
     close_paren = data.rindex(b")")
     name = data[open_paren + 1 : close_paren].decode("utf-8", "replace")
-    fields = data[close_paren + 2 :].split()
+    fields = data[close_paren + 2 :].split(maxsplit=20)  # we need nothing past field 22
     # fields[0] is field 3 (state) of proc(5); starttime is field 22.
     start_ticks = int(fields[19])
     return RawProc(
@@ -63,14 +63,18 @@ def parse_stat(pid: int, data: bytes, uid: int) -> RawProc:
     )
 
 
-def read_proc(pid: int) -> RawProc | None:
-    """The cheap facts of one process, or None if it is gone."""
+def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
+    """The cheap facts of one process, or None if it is gone.
+
+    ``with_uid=False`` skips the fstat (uid is then -1): the scan needs the uid
+    only of the few processes that turn out to be Hermes (see ``read_uid``).
+    """
     try:
         fd = os.open(f"{PROC}/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
     try:
-        uid = os.fstat(fd).st_uid
+        uid = os.fstat(fd).st_uid if with_uid else -1
         data = os.read(fd, 4096)
     except OSError:
         return None
@@ -82,13 +86,21 @@ def read_proc(pid: int) -> RawProc | None:
         return None
 
 
+def read_uid(pid: int) -> int | None:
+    try:
+        return os.stat(f"{PROC}/{pid}").st_uid
+    except OSError:
+        return None
+
+
 def list_processes() -> dict[int, RawProc]:
-    """Every process (not thread) visible in /proc. Vanishing ones are skipped."""
+    """Every process (not thread) visible in /proc, uid not filled in (-1).
+    Vanishing ones are skipped."""
     procs: dict[int, RawProc] = {}
     for entry in os.listdir(PROC):
         if not entry.isdigit():
             continue
-        proc = read_proc(int(entry))
+        proc = read_proc(int(entry), with_uid=False)
         if proc is not None:
             procs[proc.pid] = proc
     return procs

@@ -154,7 +154,11 @@ class Signaller:
                 continue
             pidfd: int | None = None
             if info.identity.pin and self.pins is not None:
-                found, pidfd = self.pins.take(info.identity)
+                try:
+                    found, pidfd = self.pins.take(info.identity)
+                except OSError as err:  # EMFILE: no fd left to pin it with
+                    t.finish(Outcome.SKIPPED, self._cannot_pin(err))
+                    continue
                 if found is PinLookup.REUSED:
                     t.finish(
                         Outcome.CHANGED,
@@ -173,6 +177,9 @@ class Signaller:
             except PermissionError:
                 t.finish(Outcome.DENIED, self._denied(info))
                 continue
+            except OSError as err:
+                t.finish(Outcome.SKIPPED, self._cannot_pin(err))
+                continue
             mismatch = t.handle.verify()
             if mismatch == "gone":
                 t.finish(Outcome.GONE, "already exited")
@@ -189,6 +196,13 @@ class Signaller:
             )
         else:
             t.finish(Outcome.GONE, "already exited")
+
+    @staticmethod
+    def _cannot_pin(err: OSError) -> str:
+        return (
+            f"cannot pin the process ({err.strerror or err}); not signalled — "
+            "raise `ulimit -n` and retry"
+        )
 
     def _denied(self, info: ProcessInfo) -> str:
         return (

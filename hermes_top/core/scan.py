@@ -39,7 +39,10 @@ class ScanCache:
     """Facts that never change for a process, kept between scans, and its pins."""
 
     pins: PinRegistry
-    argv: dict[_ArgvKey, tuple[tuple[str, ...], Match | None]] = field(default_factory=dict)
+    #: argv, what the rules made of it, and the redacted argv for display.
+    argv: dict[_ArgvKey, tuple[tuple[str, ...], Match | None, tuple[str, ...]]] = field(
+        default_factory=dict
+    )
     usernames: dict[int, str] = field(default_factory=dict)
 
     def prune(self, procs: dict[int, RawProc]) -> None:
@@ -76,15 +79,20 @@ def discover(
             argv = platform.cmdline(proc.pid)
             if argv is None:
                 continue  # gone, or unreadable: nothing we could act on
-            cached = (argv, match_argv(argv))
+            match = match_argv(argv)
+            cached = (argv, match, redact_argv(argv) if match else ())
             cache.argv[key] = cached
-        argv, match = cached
+        argv, match, shown = cached
         if match is not None:
-            found[proc.pid] = Candidate(proc, argv, match)
+            full = platform.with_uid(proc)
+            if full is not None:
+                found[proc.pid] = Candidate(full, argv, match, shown)
     # Zombies are listed only when a Hermes process is their parent: argv is gone.
     for proc in procs.values():
         if proc.status == "Z" and proc.ppid in found:
-            found[proc.pid] = Candidate(proc, (), Match(role=_zombie_role(proc.name)))
+            full = platform.with_uid(proc)
+            if full is not None:
+                found[proc.pid] = Candidate(full, (), Match(role=_zombie_role(proc.name)), ())
     cache.prune(procs)
     return procs, found
 
@@ -163,7 +171,7 @@ def build_snapshot(
             age_s=max(0.0, taken_at - raw.create_time),
             num_fds=num_fds,
             num_fds_error=fd_error,
-            cmdline=redact_argv(cand.argv),  # () for a zombie: its argv is gone
+            cmdline=cand.shown,  # redacted; () for a zombie: its argv is gone
         )
     if scope is not None:
         infos = {pid: p for pid, p in infos.items() if scope(p)}
