@@ -144,7 +144,7 @@ def render_text(snapshot: Snapshot) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    snapshot = Core().scan()
+    snapshot = Core(pin=False).scan()
     if args.json:
         print(json.dumps(snapshot.to_json(), indent=2))
     else:

@@ -342,7 +342,7 @@ def default_snapshot_provider() -> Snapshot | None:
         from hermes_top.core.engine import Core
     except ImportError:
         return None
-    snapshot: Snapshot = Core().scan()
+    snapshot: Snapshot = Core(pin=False).scan()
     return snapshot
 
 

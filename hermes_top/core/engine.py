@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from hermes_top.core.api import ReadOnlyError
-from hermes_top.core.journal import Journal
 from hermes_top.core.model import (
     ActionResult,
     FdBreakdown,
@@ -20,8 +20,12 @@ from hermes_top.core.model import (
 )
 from hermes_top.core.pins import PinRegistry
 from hermes_top.core.platform import Platform, current_platform
-from hermes_top.core.reap import SafetyPolicy, Signaller
 from hermes_top.core.scan import ScanCache, build_snapshot
+
+if TYPE_CHECKING:
+    # Signalling code is imported when first used: `hermes-top list` never needs it.
+    from hermes_top.core.journal import Journal
+    from hermes_top.core.reap import SafetyPolicy, Signaller
 
 #: How many file targets the FD breakdown lists.
 TOP_TARGETS = 8
@@ -53,22 +57,26 @@ class Core:
         service_manager: str | None = None,
         service_name: str | None = None,
         restart: Callable[[], ServiceOutcome] | None = None,
+        pin: bool = True,
     ) -> None:
         self.readonly = readonly
         self.allow_other_users = allow_other_users
         self.scope = scope
         self.platform = platform or current_platform()
-        self.journal = journal or Journal()
+        self._journal = journal
         self.clock = clock
         self.service_manager = service_manager
         self.service_name = service_name
         #: Replaces the launchd/systemd restart (the demo has no real agent).
         self._restart = restart
-        self._cache = ScanCache(pins=PinRegistry(self.platform.open_pidfd))
+        # pin=False: a read-only listing needs no pidfds (signals then fall back
+        # to pinning at signal time, verified by create time, uid and argv).
+        self._cache = ScanCache(pins=PinRegistry(self.platform.open_pidfd) if pin else None)
 
     def close(self) -> None:
         """Release the pidfds pinned by scans."""
-        self._cache.pins.close()
+        if self._cache.pins is not None:
+            self._cache.pins.close()
 
     # -- reading -------------------------------------------------------------
 
@@ -119,12 +127,24 @@ class Core:
 
     # -- acting ----------------------------------------------------------------
 
+    @property
+    def journal(self) -> Journal:
+        if self._journal is None:
+            from hermes_top.core.journal import Journal
+
+            self._journal = Journal()
+        return self._journal
+
     def _policy(self) -> SafetyPolicy:
+        from hermes_top.core.reap import SafetyPolicy
+
         return SafetyPolicy.current(
             self.platform, allow_other_users=self.allow_other_users, in_scope=self.scope
         )
 
     def _signaller(self) -> Signaller:
+        from hermes_top.core.reap import Signaller
+
         return Signaller(self.platform, self.journal, self._policy(), pins=self._cache.pins)
 
     def send_signal(self, targets: Sequence[ProcessInfo], sig: int) -> tuple[ActionResult, ...]:

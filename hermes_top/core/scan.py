@@ -38,7 +38,8 @@ _ArgvKey = tuple[int, float, str]
 class ScanCache:
     """Facts that never change for a process, kept between scans, and its pins."""
 
-    pins: PinRegistry
+    #: None when this core only reads (``hermes-top list``): no pidfds needed.
+    pins: PinRegistry | None
     #: argv, what the rules made of it, and the redacted argv for display.
     argv: dict[_ArgvKey, tuple[tuple[str, ...], Match | None, tuple[str, ...]]] = field(
         default_factory=dict
@@ -140,7 +141,11 @@ def build_snapshot(
     scope: Callable[[ProcessInfo], bool] | None = None,
 ) -> Snapshot:
     procs, found = discover(platform, cache)
-    pins = cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
+    pins = (
+        cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
+        if cache.pins is not None
+        else {}
+    )
     verdicts, sessions = classify(procs, found)
     taken_at = now()
     infos: dict[int, ProcessInfo] = {}
