@@ -702,6 +702,13 @@ def write_tree(root: Path, interpreter: str) -> Path:
     python = root / "venv" / "bin" / "python3"
     python.parent.mkdir(parents=True, mode=0o755)
     python.symlink_to(interpreter)
+    # A pyvenv.cfg makes it a real (empty) venv, like a Hermes install: without
+    # it every simulated Python would also load the base interpreter's
+    # site-packages .pth files, which can cost more than the process itself.
+    (root / "venv" / "pyvenv.cfg").write_text(
+        f"home = {os.path.dirname(interpreter)}\ninclude-system-site-packages = false\n",
+        encoding="utf-8",
+    )
     # Without node, the zombie tui is a Python that exits at once; a symlink
     # named ``node`` keeps its comm (what ps shows for a zombie) right.
     fake_node = root / "fakebin" / "node"
