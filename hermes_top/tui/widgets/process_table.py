@@ -12,7 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
+from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import DataTable
@@ -58,6 +60,8 @@ NARROW_COLUMNS = (
 )
 WIDE_FROM = 110
 COMMAND_MIN = 20
+#: Rendered cells kept by position; cleared when it grows past this (a few screens' worth).
+_RENDERED_MAX = 20_000
 
 
 class KeyedText(Text):
@@ -87,6 +91,56 @@ class ProcessTable(DataTable[Text]):
         self._cells: dict[str, tuple[Text, ...]] = {}
         self._rows: dict[str, Row] = {}
         self._order: list[str] = []
+        #: Rendered cells by (position, styles) -> (the cell value rendered, its lines).
+        self._rendered: dict[tuple[object, ...], tuple[object, SegmentLines]] = {}
+
+    # -- rendering ---------------------------------------------------------------
+    # DataTable keys its render caches on a table-wide update counter, so one
+    # changed cell (an age ticking) makes it re-render every visible cell through
+    # Rich on the next paint. Cell values here are never mutated once handed to
+    # the table, so a value's identity is its version: a cell is re-rendered only
+    # when its value, place or styles changed. (textual is pinned: see pyproject.)
+    def _render_cell(
+        self,
+        row_index: int,
+        column_index: int,
+        base_style: Style,
+        width: int,
+        cursor: bool = False,
+        hover: bool = False,
+    ) -> SegmentLines:
+        if row_index < 0 or column_index < 0:  # header and label cells: rare, keep as is
+            return super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        row_key = self._row_locations.get_key(row_index)
+        column_key = self._column_locations.get_key(column_index)
+        cells = self._data.get(row_key) if row_key is not None else None
+        value = cells.get(column_key) if cells is not None and column_key is not None else None
+        key = (
+            row_index,
+            column_index,
+            base_style,
+            width,
+            cursor,
+            hover,
+            self._show_hover_cursor,
+            self._pseudo_class_state,
+        )
+        hit = self._rendered.get(key)
+        if hit is not None and hit[0] is value and value is not None:
+            return hit[1]
+        lines = super()._render_cell(row_index, column_index, base_style, width, cursor, hover)
+        if len(self._rendered) >= _RENDERED_MAX:
+            self._rendered.clear()
+        self._rendered[key] = (value, lines)
+        return lines
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._rendered.clear()
+
+    def notify_style_update(self) -> None:
+        self._rendered.clear()
+        super().notify_style_update()
 
     # -- layout ------------------------------------------------------------------
     def set_width(self, width: int) -> bool:
