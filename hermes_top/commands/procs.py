@@ -7,17 +7,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
 from hermes_top.core.engine import Core
 from hermes_top.core.errors import UsageError
 from hermes_top.core.format import format_age, format_limits, state_mark
 from hermes_top.core.model import (
-    ActionResult,
-    Outcome,
     ProcessInfo,
     ReapReport,
     Snapshot,
@@ -26,8 +25,8 @@ from hermes_top.core.model import (
 
 #: --check fails when a dashboard uses this share of its soft FD limit.
 NEAR_LIMIT = 0.8
-#: reap exits 1 when any target ended like this.
-FAILED_OUTCOMES = frozenset({Outcome.DENIED, Outcome.CHANGED, Outcome.SURVIVED})
+#: Upper bound for --grace / --min-age (an hour is already absurd for a grace).
+MAX_SECONDS = 3600
 
 
 def register(sub: Any) -> None:
@@ -174,17 +173,20 @@ def _targets_for_pids(snapshot: Snapshot, pids: Sequence[int]) -> list[ProcessIn
 
 
 def _print_plan(
-    targets: Sequence[ProcessInfo], excluded: Sequence[tuple[ProcessInfo, str]]
+    targets: Sequence[ProcessInfo],
+    excluded: Sequence[tuple[ProcessInfo, str]],
+    out: TextIO,
 ) -> None:
-    print(f"Will reap {len(targets)} process(es) (SIGTERM, wait, SIGKILL survivors):")
+    print(f"Will reap {len(targets)} process(es) (SIGTERM, wait, SIGKILL survivors):", file=out)
     for p in targets:
         print(
             f"  {p.pid:>7} {p.role.value:<13} {p.state.value:<7} {p.username:<10.10} "
-            f"{shlex.join(p.cmdline)}"
+            f"{shlex.join(p.cmdline)}",
+            file=out,
         )
-        print(f"          why: {p.reason}")
+        print(f"          why: {p.reason}", file=out)
     for p, why in excluded:
-        print(f"  skip {p.pid} {p.role.value} ({p.state.value}): {why}")
+        print(f"  skip {p.pid} {p.role.value} ({p.state.value}): {why}", file=out)
 
 
 def _print_report(report: ReapReport) -> None:
@@ -198,13 +200,16 @@ def _print_report(report: ReapReport) -> None:
     print(f"{verb}: {summary or 'nothing'} in {report.elapsed_s:.2f} s")
 
 
-def reap_exit_code(results: Sequence[ActionResult]) -> int:
-    return 1 if any(r.outcome in FAILED_OUTCOMES for r in results) else 0
+def reap_exit_code(report: ReapReport) -> int:
+    """0 when every target ended (terminated, killed, gone) or on a dry run, else 1:
+    denied, changed, survived, skipped and zombie targets were not reaped."""
+    return 0 if report.dry_run or report.all_ended else 1
 
 
 def run_reap(args: argparse.Namespace) -> int:
-    if args.grace < 0 or args.min_age < 0:
-        raise UsageError("--grace and --min-age must not be negative")
+    for name, value in (("--grace", args.grace), ("--min-age", args.min_age)):
+        if not (math.isfinite(value) and 0 <= value <= MAX_SECONDS):
+            raise UsageError(f"{name} must be a number of seconds from 0 to {MAX_SECONDS}")
     core = Core(allow_other_users=args.all_users)
     snapshot = core.scan()
     if args.pid:
@@ -213,8 +218,10 @@ def run_reap(args: argparse.Namespace) -> int:
     else:
         plan = core.plan_reap(snapshot, include_stale=args.include_stale, min_age_s=args.min_age)
         targets, excluded = list(plan.targets), list(plan.excluded)
-    if not args.json:
-        _print_plan(targets, excluded)
+    # With --json the plan goes to stderr, so stdout stays one JSON document.
+    plan_out = sys.stderr if args.json else sys.stdout
+    if not args.json or not (args.yes or args.dry_run):
+        _print_plan(targets, excluded, plan_out)
     if not targets:
         if args.json:
             print(json.dumps(ReapReport(args.dry_run, args.grace, 0.0, ()).to_json(), indent=2))
@@ -224,13 +231,17 @@ def run_reap(args: argparse.Namespace) -> int:
     if not args.dry_run and not args.yes:
         if not sys.stdin.isatty():
             raise UsageError("refusing to reap without --yes: no terminal to confirm on")
-        answer = input(f"Reap these {len(targets)} process(es)? [y/N] ").strip().lower()
+        print(f"Reap these {len(targets)} process(es)? [y/N] ", end="", file=plan_out, flush=True)
+        try:
+            answer = sys.stdin.readline().strip().lower()
+        except (EOFError, KeyboardInterrupt):
+            answer = ""
         if answer not in ("y", "yes"):
-            print("Cancelled; nothing was signalled.")
+            print("Cancelled; nothing was signalled.", file=plan_out)
             return 0
     report = core.reap(targets, grace_s=args.grace, dry_run=args.dry_run)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
         _print_report(report)
-    return reap_exit_code(report.results)
+    return reap_exit_code(report)

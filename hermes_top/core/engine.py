@@ -145,7 +145,9 @@ class Core:
     def _signaller(self) -> Signaller:
         from hermes_top.core.reap import Signaller
 
-        return Signaller(self.platform, self.journal, self._policy(), pins=self._cache.pins)
+        return Signaller(
+            self.platform, self.journal.for_action(), self._policy(), pins=self._cache.pins
+        )
 
     def send_signal(self, targets: Sequence[ProcessInfo], sig: int) -> tuple[ActionResult, ...]:
         if self.readonly:

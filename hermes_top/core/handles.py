@@ -147,15 +147,18 @@ class ReverifyHandle(ProcessHandle):
             with proc.oneshot():
                 if proc.status() == psutil.STATUS_ZOMBIE:
                     return None  # exited; only its parent's wait() remains
-                return Identity(
-                    proc.pid,
-                    proc.create_time(),
-                    proc.uids().real,
-                    tuple(proc.cmdline()),
-                    self.identity.pin,
-                )
+                # Start time and uid first: a PID reused by another user's
+                # process may deny us its argv, and must still read as changed.
+                create_time, uid = proc.create_time(), proc.uids().real
+                try:
+                    argv = tuple(proc.cmdline())
+                except psutil.AccessDenied:
+                    argv = ("<argv unreadable>",)
+                return Identity(proc.pid, create_time, uid, argv, self.identity.pin)
         except (psutil.NoSuchProcess, psutil.ZombieProcess):
             return None
+        except psutil.AccessDenied:
+            return Identity(proc.pid, -1.0, -1, ("<unreadable>",), self.identity.pin)
 
     def send(self, sig: int) -> None:
         mismatch = self.verify()

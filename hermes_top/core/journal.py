@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,8 +34,18 @@ class Journal:
     def __init__(self, path: Path | None = None) -> None:
         self.path = path or state_dir() / JOURNAL_NAME
         self._fd: int | None = None
+        self._lock = threading.Lock()
+
+    def for_action(self) -> Journal:
+        """A separate writer on the same file for one action: two actions running
+        at once (the TUI allows it) never share, or close, each other's fd."""
+        return Journal(self.path)
 
     def open(self) -> None:
+        with self._lock:
+            self._open_locked()
+
+    def _open_locked(self) -> None:
         if self._fd is not None:
             return
         try:
@@ -47,17 +58,19 @@ class Journal:
             ) from err
 
     def write(self, record: dict[str, Any]) -> None:
-        self.open()
-        assert self._fd is not None
         if "argv" in record:
             record["argv"] = list(redact_argv(record["argv"]))
         line = json.dumps({"time": time.time(), **record}, sort_keys=True) + "\n"
-        os.write(self._fd, line.encode())
+        with self._lock:
+            self._open_locked()
+            assert self._fd is not None
+            os.write(self._fd, line.encode())
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:

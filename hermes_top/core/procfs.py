@@ -66,20 +66,25 @@ def parse_stat(pid: int, data: bytes, uid: int) -> RawProc:
 def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
     """The cheap facts of one process, or None if it is gone.
 
-    ``with_uid=False`` skips the fstat (uid is then -1): the scan needs the uid
-    only of the few processes that turn out to be Hermes (see ``read_uid``).
+    ``with_uid=False`` skips reading the uid (it is then -1): the scan needs the
+    uid only of the few processes that turn out to be Hermes (see ``read_uid``).
     """
     try:
         fd = os.open(f"{PROC}/{pid}/stat", os.O_RDONLY)
     except OSError:
         return None
     try:
-        uid = os.fstat(fd).st_uid if with_uid else -1
         data = os.read(fd, 4096)
     except OSError:
         return None
     finally:
         os.close(fd)
+    uid = -1
+    if with_uid:
+        found = read_uid(pid)
+        if found is None:
+            return None
+        uid = found
     try:
         return parse_stat(pid, data, uid)
     except (ValueError, IndexError):
@@ -87,10 +92,18 @@ def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
 
 
 def read_uid(pid: int) -> int | None:
+    """The real uid (first ``Uid:`` field of /proc/PID/status), or None if gone.
+
+    Not the owner of /proc/PID: for a non-dumpable process that is root.
+    """
     try:
-        return os.stat(f"{PROC}/{pid}").st_uid
-    except OSError:
+        with open(f"{PROC}/{pid}/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"Uid:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
         return None
+    return None
 
 
 def list_processes() -> dict[int, RawProc]:

@@ -166,7 +166,9 @@ class Signaller:
                         "not signalled",
                     )
                     continue
-                if found is PinLookup.EXITED:
+                if found in (PinLookup.EXITED, PinLookup.UNKNOWN):
+                    # UNKNOWN: a later scan dropped the pin because the process
+                    # exited. Never re-pin by bare PID: that reopens the reuse window.
                     self._finish_exited(t)
                     continue
             try:
@@ -189,13 +191,15 @@ class Signaller:
 
     def _finish_exited(self, t: _Target) -> None:
         """The pinned process exited; say so, and whether its PID is someone else's now."""
-        if self.platform.identity_of(t.info.pid) is not None:
+        now = self.platform.list_one(t.info.pid)
+        if now is None or now.create_time == t.info.create_time:
+            # Gone, or still our process as a zombie its parent has not collected.
+            t.finish(Outcome.GONE, "already exited")
+        else:
             t.finish(
                 Outcome.CHANGED,
                 f"PID {t.info.pid} was reused by a new process after ours exited: not signalled",
             )
-        else:
-            t.finish(Outcome.GONE, "already exited")
 
     @staticmethod
     def _cannot_pin(err: OSError) -> str:

@@ -30,7 +30,10 @@ from hermes_top.core.procfs import RawProc
 from hermes_top.core.redact import redact_argv
 from hermes_top.core.rules import Match, could_be_hermes, match_argv
 
-#: Cache key: exec() keeps pid and start time but changes the name.
+#: argv of processes younger than this is re-read every scan (see discover).
+ARGV_SETTLE_S = 10.0
+
+#: Cache key: exec() keeps pid and start time and usually changes the name.
 _ArgvKey = tuple[int, float, str]
 
 
@@ -67,7 +70,7 @@ def _zombie_role(name: str) -> Role:
 
 
 def discover(
-    platform: Platform, cache: ScanCache
+    platform: Platform, cache: ScanCache, now: float
 ) -> tuple[dict[int, RawProc], dict[int, Candidate]]:
     procs = platform.list_processes()
     found: dict[int, Candidate] = {}
@@ -76,7 +79,9 @@ def discover(
             continue
         key = (proc.pid, proc.create_time, proc.name)
         cached = cache.argv.get(key)
-        if cached is None:
+        # A young process may be a fork that has not exec'd yet (python forking
+        # python keeps the name): only trust the cache once it has settled.
+        if cached is None or now - proc.create_time < ARGV_SETTLE_S:
             argv = platform.cmdline(proc.pid)
             if argv is None:
                 continue  # gone, or unreadable: nothing we could act on
@@ -140,7 +145,7 @@ def build_snapshot(
     now: Callable[[], float] = time.time,
     scope: Callable[[ProcessInfo], bool] | None = None,
 ) -> Snapshot:
-    procs, found = discover(platform, cache)
+    procs, found = discover(platform, cache, now())
     pins = (
         cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
         if cache.pins is not None

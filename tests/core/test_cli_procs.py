@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from hermes_top.core.engine import Core
 from hermes_top.core.procfs import read_proc
 from hermes_top.sim import Simulation
@@ -174,17 +172,3 @@ def test_reap_refuses_a_pid_that_is_not_hermes(tmp_path: Path) -> None:
     out = hermes_top("reap", "--pid", str(os.getpid()), "--yes", state_dir=tmp_path)
     assert out.returncode == 2
     assert str(os.getpid()) in out.stderr and "not a Hermes process" in out.stderr
-
-
-def test_reap_reports_zombies_without_counting_them(
-    sim: Simulation, core: Core, tmp_path: Path
-) -> None:
-    if not sim.has_node:
-        pytest.skip("node not on PATH: no zombie tui to make")
-    d = sim.start_dashboard(port=9357)
-    zombie = sim.zombie_tui(d)
-    wait_for(core.scan, lambda s: s.get(zombie) is not None)
-    out = hermes_top("reap", "--pid", str(zombie), "--yes", "--json", state_dir=tmp_path)
-    report = json.loads(out.stdout)
-    assert [r["outcome"] for r in report["results"]] == ["zombie"]
-    assert out.returncode == 0

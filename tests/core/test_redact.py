@@ -22,3 +22,26 @@ def test_secret_options_hide_the_next_word() -> None:
 def test_plain_argv_is_unchanged() -> None:
     argv = ("python3", "-m", "tui_gateway.slash_worker", "--session-key", "20260101_000000_abcdef")
     assert redact_argv(argv) == argv
+
+
+def test_secret_names_in_env_assignments_and_options() -> None:
+    argv = [
+        "OPENAI_API_KEY=sk-1",
+        "--openai-api-key",
+        "sk-2",
+        "--api_key",
+        "k3",
+        "--key",
+        "k4",
+        "ws://h/api/ws?tok%65n=k5&channel=z",
+        "HERMES_TUI_SIDECAR_URL=ws://h/?channel=c&token=k6==",
+    ]
+    out = " ".join(redact_argv(argv))
+    for secret in ("sk-1", "sk-2", "k3", "k4", "k5", "k6"):
+        assert secret not in out
+    assert "channel=z" in out and "channel=c" in out
+
+
+def test_look_alike_names_are_not_hidden() -> None:
+    argv = ["--session-key", "20260101_000000_abcdef", "--keyboard", "us", "monkey=1"]
+    assert redact_argv(argv) == tuple(argv)

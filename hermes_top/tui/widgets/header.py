@@ -165,6 +165,7 @@ class HeaderStrip(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._last: str | None = None
+        self._height = 0
 
     def show(
         self,
@@ -185,4 +186,7 @@ class HeaderStrip(Static):
         key = text.markup
         if key != self._last:
             self._last = key
-            self.update(text)
+            # Its height is "auto": only a change in line count needs a layout pass,
+            # which would re-lay and repaint the whole screen.
+            self.update(text, layout=len(lines) != self._height)
+            self._height = len(lines)

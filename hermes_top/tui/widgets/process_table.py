@@ -10,15 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
+from textual.geometry import Region
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist, RowKey
 
 from hermes_top.core.format import format_age
 from hermes_top.core.model import State
@@ -89,6 +92,8 @@ class ProcessTable(DataTable[Text]):
         self._columns: tuple[Column, ...] = ()
         self._command_width = 0
         self._cells: dict[str, tuple[Text, ...]] = {}
+        #: Per row, what each cell was drawn from (see _sources_for).
+        self._sources: dict[str, tuple[object, ...]] = {}
         self._rows: dict[str, Row] = {}
         self._order: list[str] = []
         #: Rendered cells by (position, styles) -> (the cell value rendered, its lines).
@@ -134,6 +139,75 @@ class ProcessTable(DataTable[Text]):
         self._rendered[key] = (value, lines)
         return lines
 
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        # DataTable's version looks up the header's and fixed cells' component
+        # styles for every line it draws (tens of microseconds each, ~40% of a
+        # table repaint) even when, as here, the row has neither. For body rows of
+        # this table (row cursor, no labels, no fixed rows or columns, no zebra)
+        # this is the same computation without those lookups; anything else, and
+        # the header, goes to DataTable. tests/tui/test_tui_render.py compares both.
+        row_index = self._row_locations.get(row_key)
+        if (
+            row_index is None
+            or row_index < self.fixed_rows
+            or self.fixed_columns
+            or self._should_render_row_labels
+            or self.zebra_stripes
+            or self.cursor_type != "row"
+        ):
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        cache_key = (
+            row_key,
+            line_no,
+            base_style,
+            cursor_location,
+            hover_location,
+            self.cursor_type,
+            self.show_cursor,
+            self._show_hover_cursor,
+            self._update_count,
+            self._pseudo_class_state,
+        )
+        cached = self._row_render_cache.get(cache_key)
+        if cached is not None:
+            return cached
+        on_cursor = cursor_location.row == row_index
+        hovered = hover_location.row == row_index
+        widths = [column.get_render_width(self) for column in self.ordered_columns]
+        scrollable: list[list[Segment]] = [
+            self._render_cell(row_index, i, base_style, width, cursor=on_cursor, hover=hovered)[
+                line_no
+            ]
+            for i, width in enumerate(widths)
+        ]
+        remaining = max(0, self.size.width - sum(widths) - self._row_label_column_width)
+        extend_style, _ = self._get_styles_to_render_cell(
+            False,
+            False,
+            False,
+            hover_location.row == (row_index or 0),
+            on_cursor,
+            self.show_cursor,
+            self._show_hover_cursor,
+            False,
+            False,
+        )
+        extend_style = base_style + extend_style
+        extend_style += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        scrollable.append([Segment(" " * remaining, extend_style)])
+        pair: tuple[SegmentLines, SegmentLines] = ([], scrollable)
+        self._row_render_cache[cache_key] = pair
+        return pair
+
     def _clear_caches(self) -> None:
         super()._clear_caches()
         self._rendered.clear()
@@ -158,6 +232,7 @@ class ProcessTable(DataTable[Text]):
             self.add_column(col.label, width=col.width, key=col.key)
         self.add_column("COMMAND", width=command, key="command")
         self._cells.clear()
+        self._sources.clear()
         rows = [self._rows[k] for k in self._order]
         self._order = []
         self._rows = {}
@@ -191,27 +266,69 @@ class ProcessTable(DataTable[Text]):
         keep = keep if keep is not None else self.cursor_key
         old_index = self.cursor_row
         wanted = {r.key: r for r in rows}
+        table_order = [k for k in self._order if k in wanted]
         for key in [k for k in self._order if k not in wanted]:
             self.remove_row(key)
             del self._cells[key]
+            del self._sources[key]
         column_keys = [c.key for c in self._columns] + ["command"]
+        changed: list[tuple[str, str, Text]] = []
         for row in rows:
-            cells = self._cells_for(row, row.pid in tagged if row.pid is not None else False)
-            old = self._cells.get(row.key)
-            if old is None:
+            is_tagged = row.pid in tagged if row.pid is not None else False
+            sources = self._sources_for(row, is_tagged)
+            was = self._sources.get(row.key)
+            if was is None:
+                cells = self._cells_for(row, is_tagged)
                 self.add_row(*cells, key=row.key)
+                table_order.append(row.key)
+            elif sources != was:
+                new = list(self._cells[row.key])
+                for i, (now, before) in enumerate(zip(sources, was, strict=True)):
+                    if now != before:
+                        cell = self._cell(i, row, is_tagged)
+                        if cell != new[i]:
+                            new[i] = cell
+                            changed.append((row.key, column_keys[i], cell))
+                cells = tuple(new)
             else:
-                for col, new, was in zip(column_keys, cells, old, strict=True):
-                    if new != was:
-                        self.update_cell(row.key, col, new)
+                continue
+            self._sources[row.key] = sources
             self._cells[row.key] = cells
+        self._update_cells(changed)
         self._rows = wanted
         order = [r.key for r in rows]
-        if [r.key.value for r in self.ordered_rows] != order:
+        if table_order != order:
             rank = {k: i for i, k in enumerate(order)}
             self.sort("pid", key=lambda cell: rank[cell.row_key])
         self._order = order
         self._restore_cursor(keep, old_index)
+
+    def _update_cells(self, changed: list[tuple[str, str, Text]]) -> None:
+        """``update_cell`` for many cells, with one repaint instead of one per cell."""
+        if not changed:
+            return
+        # Each update_cell repaints the whole table; with an age ticking in every
+        # row that is hundreds of repaints per scan. Hold them, then repaint once.
+        self._holding_repaints = True
+        try:
+            for row_key, column_key, value in changed:
+                self.update_cell(row_key, column_key, value)
+        finally:
+            self._holding_repaints = False
+        self.refresh()
+
+    _holding_repaints = False
+
+    def refresh(
+        self,
+        *regions: Region,
+        repaint: bool = True,
+        layout: bool = False,
+        recompose: bool = False,
+    ) -> Self:
+        if self._holding_repaints and not (regions or layout or recompose):
+            return self
+        return super().refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
 
     def _restore_cursor(self, key: str | None, old_index: int) -> None:
         if not self.row_count:
@@ -224,32 +341,77 @@ class ProcessTable(DataTable[Text]):
         if index != self.cursor_row:
             self.move_cursor(row=index, animate=False)
 
+    def _sources_for(self, row: Row, tagged: bool) -> tuple[object, ...]:
+        """Per cell, everything it is drawn from: equal sources mean an equal cell.
+
+        Cheap to build and compare, so rows that did not change cost no Rich text.
+        """
+        proc = row.proc
+        if proc is None:
+            group = (row.guide, row.has_children, row.collapsed, row.count)
+            return (*(None for _ in self._columns), group)
+        by_column: dict[str, object] = {
+            "pid": tagged,
+            "role": proc.role,
+            "session": proc.session_key,
+            "state": proc.state,
+            "age": format_age(proc.age_s),
+            "fds": proc.num_fds,
+            "user": proc.username,
+        }
+        command = (
+            row.guide,
+            row.has_children,
+            row.collapsed,
+            proc.status,
+            proc.state,
+            proc.cmdline,
+            proc.name,
+        )
+        return (*(by_column[c.key] for c in self._columns), command)
+
     def _cells_for(self, row: Row, tagged: bool) -> tuple[Text, ...]:
+        return tuple(self._cell(i, row, tagged) for i in range(len(self._columns) + 1))
+
+    def _cell(self, index: int, row: Row, tagged: bool) -> Text:
+        """The cell in column ``index`` (the last one is the command)."""
         proc = row.proc
         fold = ("▸ " if row.collapsed else "▾ ") if row.has_children else ""
-        pid = KeyedText()
-        pid.row_key = row.key
+        if index == len(self._columns):
+            return self._command_cell(row, fold)
+        column = self._columns[index].key
+        if column == "pid":
+            pid = KeyedText()
+            pid.row_key = row.key
+            if proc is not None:
+                pid.append("*" if tagged else " ", style=TAG_STYLE)
+                pid.append(str(proc.pid), style=TAG_STYLE if tagged else "")
+            return pid
         if proc is None:
-            label = Text(row.guide + fold + f"{ORPHAN_GROUP_LABEL}: {row.count}", style="bold")
-            label.stylize(STATE_STYLE[State.ORPHAN], len(row.guide + fold))
-            blanks = [Text() for _ in self._columns[1:]]
-            return (pid, *blanks, label)
-        style = STATE_STYLE[proc.state] if proc.state != State.LIVE else ""
-        pid.append("*" if tagged else " ", style=TAG_STYLE)
-        pid.append(str(proc.pid), style=TAG_STYLE if tagged else "")
-        values: dict[str, Text] = {
-            "pid": pid,
-            "role": Text(ROLE_SHORT[proc.role]),
-            "session": Text(short_session(proc.session_key), style="dim"),
-            "state": Text(STATE_MARK[proc.state], style=STATE_STYLE[proc.state]),
-            "age": Text(format_age(proc.age_s), justify="right"),
-            "fds": Text(
+            return Text()
+        if column == "role":
+            return Text(ROLE_SHORT[proc.role])
+        if column == "session":
+            return Text(short_session(proc.session_key), style="dim")
+        if column == "state":
+            return Text(STATE_MARK[proc.state], style=STATE_STYLE[proc.state])
+        if column == "age":
+            return Text(format_age(proc.age_s), justify="right")
+        if column == "fds":
+            return Text(
                 "-" if proc.num_fds is None else str(proc.num_fds),
                 justify="right",
                 style="dim" if proc.num_fds is None else "",
-            ),
-            "user": Text(proc.username),
-        }
+            )
+        return Text(proc.username)
+
+    def _command_cell(self, row: Row, fold: str) -> Text:
+        proc = row.proc
+        if proc is None:
+            label = Text(row.guide + fold + f"{ORPHAN_GROUP_LABEL}: {row.count}", style="bold")
+            label.stylize(STATE_STYLE[State.ORPHAN], len(row.guide + fold))
+            return label
+        style = STATE_STYLE[proc.state] if proc.state != State.LIVE else ""
         command = Text(row.guide, style="dim")
         command.append(fold, style="bold")
         if proc.status in ("T", "t") and proc.state != State.ZOMBIE:
@@ -258,7 +420,7 @@ class ProcessTable(DataTable[Text]):
         if proc.status == "Z":
             command.append(" <defunct>", style=style)
         command.truncate(self._command_width, overflow="ellipsis")
-        return (*(values[c.key] for c in self._columns), command)
+        return command
 
     def action_fold(self, fold: bool) -> None:
         row = self.row_for(self.cursor_key)
