@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from hermes_top.core.errors import UsageError
 
@@ -19,13 +20,19 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if not args.interval > 0:
         raise UsageError(f"--interval must be a positive number of seconds, not {args.interval}")
-    # Imported here so CLI subcommands never pay for Textual.
+    if not math.isfinite(args.interval):
+        raise UsageError("--interval must be a finite number of seconds")
+    # Imported here so CLI subcommands never pay for Textual. The first scan starts
+    # before Textual is imported, so the two overlap (first paint comes sooner).
     from hermes_top.core.engine import Core
-    from hermes_top.tui.app import run_app
+    from hermes_top.tui.first_scan import scan_in_background
 
     core = Core(readonly=args.readonly)
+    first = scan_in_background(core)
+    from hermes_top.tui.app import run_app
+
     try:
-        run_app(core, interval_s=args.interval, readonly=args.readonly)
+        run_app(core, interval_s=args.interval, readonly=args.readonly, first_scan=first)
     finally:
         core.close()  # releases the pidfds the scans pinned
     return 0

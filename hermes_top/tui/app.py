@@ -13,6 +13,7 @@ import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from functools import partial
 from typing import ClassVar, Literal
 
@@ -35,6 +36,7 @@ from hermes_top.core.model import (
     Snapshot,
 )
 from hermes_top.tui import keys
+from hermes_top.tui.first_scan import scan_in_background
 from hermes_top.tui.history import FdHistory
 from hermes_top.tui.screens.confirm import ConfirmDialog
 from hermes_top.tui.screens.help import HelpScreen
@@ -89,6 +91,7 @@ class HermesTopApp(App[None]):
         clock: Callable[[], float] = time.time,
         history: FdHistory | None = None,
         grace_s: float = 3.0,
+        first_scan: Future[Snapshot] | None = None,
     ) -> None:
         super().__init__()
         use_monochrome(self.no_color)  # Textual sets no_color from NO_COLOR
@@ -114,6 +117,8 @@ class HermesTopApp(App[None]):
         self._pending: Snapshot | None = None
         self._scanning = False
         self._timer: Timer | None = None
+        #: A scan already running (see first_scan.py): the first refresh waits for it.
+        self._first_scan = first_scan
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -151,8 +156,9 @@ class HermesTopApp(App[None]):
 
     @work(thread=True, exclusive=True, group="scan", exit_on_error=False)
     def _scan_worker(self) -> None:
+        early, self._first_scan = self._first_scan, None
         try:
-            snapshot = self.core.scan()
+            snapshot = early.result() if early is not None else self.core.scan()
         except Exception as err:  # a failed scan must be reported, never kill the UI
             self._from_thread(self._scan_failed, err)
             return
@@ -567,6 +573,20 @@ def run_app(
     readonly: bool = False,
     title: str = "hermes-top",
     clock: Callable[[], float] = time.time,
+    first_scan: Future[Snapshot] | None = None,
 ) -> None:
-    """Run the TUI over ``core`` until the user quits."""
-    HermesTopApp(core, interval_s=interval_s, readonly=readonly, title=title, clock=clock).run()
+    """Run the TUI over ``core`` until the user quits.
+
+    The first scan starts here (unless ``first_scan`` is one already running), in a
+    thread, so it overlaps the UI's start instead of following it.
+    """
+    if first_scan is None:
+        first_scan = scan_in_background(core)
+    HermesTopApp(
+        core,
+        interval_s=interval_s,
+        readonly=readonly,
+        title=title,
+        clock=clock,
+        first_scan=first_scan,
+    ).run()
