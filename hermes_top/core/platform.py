@@ -12,7 +12,6 @@ Linux by injecting it (see tests/core/test_platform_mac.py).
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import sys
 from abc import ABC, abstractmethod
@@ -97,7 +96,7 @@ class LinuxPlatform(Platform):
         if proc.uid >= 0:
             return proc
         uid = procfs.read_uid(proc.pid)
-        return None if uid is None else dataclasses.replace(proc, uid=uid)
+        return None if uid is None else proc._replace(uid=uid)
 
     def cmdline(self, pid: int) -> tuple[str, ...] | None:
         return procfs.read_cmdline(pid)

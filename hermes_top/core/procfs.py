@@ -8,15 +8,18 @@ only for candidates. Every reader tolerates the process vanishing mid-read.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 
 PROC = "/proc"
 
 
-@dataclass(frozen=True, slots=True)
-class RawProc:
-    """What the cheap phase knows about any process."""
+class RawProc(NamedTuple):
+    """What the cheap phase knows about any process.
+
+    A NamedTuple, not a frozen dataclass: one is built per process per scan, and
+    a frozen dataclass's __init__ costs several times more.
+    """
 
     pid: int
     ppid: int
@@ -45,21 +48,19 @@ def clock_ticks() -> int:
 
 def parse_stat(pid: int, data: bytes, uid: int) -> RawProc:
     # comm may contain spaces and parentheses: it ends at the *last* ')'.
-    open_paren = data.index(b"(")
     close_paren = data.rindex(b")")
-    name = data[open_paren + 1 : close_paren].decode("utf-8", "replace")
-    fields = data[close_paren + 2 :].split(maxsplit=20)  # we need nothing past field 22
+    name = data[data.index(b"(") + 1 : close_paren].decode("utf-8", "replace")
     # fields[0] is field 3 (state) of proc(5); starttime is field 22.
-    start_ticks = int(fields[19])
+    fields = data[close_paren + 2 :].split(maxsplit=20)  # we need nothing past field 22
     return RawProc(
-        pid=pid,
-        ppid=int(fields[1]),
-        name=name,
-        status=fields[0].decode(),
-        create_time=boot_time() + start_ticks / clock_ticks(),
-        uid=uid,
-        pgid=int(fields[2]),
-        sid=int(fields[3]),
+        pid,
+        int(fields[1]),
+        name,
+        fields[0].decode(),
+        boot_time() + int(fields[19]) / clock_ticks(),
+        uid,
+        int(fields[2]),
+        int(fields[3]),
     )
 
 

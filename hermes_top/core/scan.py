@@ -48,11 +48,13 @@ class ScanCache:
         default_factory=dict
     )
     usernames: dict[int, str] = field(default_factory=dict)
+    uids: dict[_ArgvKey, int] = field(default_factory=dict)
 
     def prune(self, procs: dict[int, RawProc]) -> None:
         alive = {(p.pid, p.create_time, p.name) for p in procs.values()}
         for key in [k for k in self.argv if k not in alive]:
             del self.argv[key]
+            self.uids.pop(key, None)
 
     def username(self, uid: int) -> str:
         name = self.usernames.get(uid)
@@ -90,8 +92,12 @@ def discover(
             cache.argv[key] = cached
         argv, match, shown = cached
         if match is not None:
-            full = platform.with_uid(proc)
+            # The uid is read once per process (a Hermes process does not setuid);
+            # signals re-read it anyway before anything is sent.
+            uid = cache.uids.get(key)
+            full = platform.with_uid(proc) if uid is None else proc._replace(uid=uid)
             if full is not None:
+                cache.uids[key] = full.uid
                 found[proc.pid] = Candidate(full, argv, match, shown)
     # Zombies are listed only when a Hermes process is their parent: argv is gone.
     for proc in procs.values():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -34,3 +37,16 @@ def wait_for(
 def sim_env(sim: Simulation) -> dict[str, str]:
     """The environment the simulation gives its processes (PYTHONPATH on its tree)."""
     return sim._env()
+
+
+def hermes_top(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
+    """Run the CLI as a whole process (stdin closed: no terminal), journal in state_dir."""
+    env = dict(os.environ, HERMES_TOP_STATE_DIR=str(state_dir))
+    return subprocess.run(
+        [sys.executable, "-m", "hermes_top", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )

@@ -9,13 +9,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from hermes_top.core.engine import Core
 from hermes_top.core.procfs import read_proc
 from hermes_top.sim import Simulation
-from tests.core.helpers import sim_env, wait_for
+from tests.core.helpers import hermes_top, sim_env, wait_for
 
 PROCESS_KEYS = {
     "pid",
@@ -40,18 +39,6 @@ DASHBOARD_KEYS = {
     "reclaimable_fds",
     "sessions",
 }
-
-
-def hermes_top(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HERMES_TOP_STATE_DIR=str(state_dir))
-    return subprocess.run(
-        [sys.executable, "-m", "hermes_top", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 def _alive(pid: int) -> bool:

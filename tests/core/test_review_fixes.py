@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -18,19 +16,7 @@ from hermes_top.core.journal import Journal, read_journal
 from hermes_top.core.model import Outcome, ProcessInfo, Role
 from hermes_top.core.procfs import read_proc
 from hermes_top.sim import Simulation
-from tests.core.helpers import sim_env, wait_for
-
-
-def hermes_top(*args: str, state_dir: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, HERMES_TOP_STATE_DIR=str(state_dir))
-    return subprocess.run(
-        [sys.executable, "-m", "hermes_top", *args],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+from tests.core.helpers import hermes_top, sim_env, wait_for
 
 
 @pytest.mark.parametrize("grace", ["nan", "inf", "-1", "99999"])
