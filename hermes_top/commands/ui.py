@@ -13,6 +13,11 @@ def add_ui_options(parser: argparse.ArgumentParser) -> None:
         "--readonly", action="store_true", help="never send a signal or restart anything"
     )
     parser.add_argument(
+        "--all-users",
+        action="store_true",
+        help="allow signalling other users' Hermes processes (shown either way)",
+    )
+    parser.add_argument(
         "--interval", type=float, default=2.0, metavar="S", help="refresh interval (default 2 s)"
     )
 
@@ -27,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
     from hermes_top.core.engine import Core
     from hermes_top.tui.first_scan import scan_in_background
 
-    core = Core(readonly=args.readonly)
+    core = Core(readonly=args.readonly, allow_other_users=args.all_users)
     first = scan_in_background(core)
     from hermes_top.tui.app import run_app
 
