@@ -21,6 +21,7 @@ pidfd, so even a SIGKILLed benchmark leaves nothing behind.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import select
@@ -34,7 +35,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from _common import become_subreaper, die_with_parent
+from _common import (
+    Row,
+    add_common_args,
+    become_subreaper,
+    cleanup_on_signals,
+    die_with_parent,
+    format_table,
+)
 
 from hermes_top.core.model import ProcessInfo
 from hermes_top.sim import SimTab, Simulation
@@ -365,3 +373,22 @@ def _ppid(pid: int) -> int:
     with open(f"/proc/{pid}/stat", "rb") as f:
         data = f.read()
     return int(data[data.rindex(b")") + 2 :].split()[1])
+
+
+def run_standalone(
+    doc: str | None,
+    run: Callable[[argparse.Namespace], list[Row]],
+    add_args: Callable[[argparse.ArgumentParser], object] | None = None,
+) -> None:
+    """`main()` of a single benchmark script: parse the common options, build the
+    standard load, run, print the table, clean the load up."""
+    parser = argparse.ArgumentParser(description=(doc or "").splitlines()[0])
+    add_common_args(parser)
+    if add_args is not None:
+        add_args(parser)
+    args = parser.parse_args()
+    cleanup_on_signals()
+    with StandardLoad(args.hermes, args.sleepers, log=print) as load:
+        print(load.describe())
+        rows = run(args)
+    print(format_table(rows))

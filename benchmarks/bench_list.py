@@ -9,7 +9,6 @@ Run alone: ``.venv/bin/python benchmarks/bench_list.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
@@ -19,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from _common import Row, add_common_args, cleanup_on_signals, format_table, median
-from _load import StandardLoad
+from _common import Row, median
+from _load import run_standalone
 
 
 def hermes_top_argv() -> list[str]:
@@ -73,16 +72,11 @@ def run(repeats: int) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
-    parser.add_argument("--repeats", type=int, default=None)
-    args = parser.parse_args()
-    cleanup_on_signals()
-    repeats = args.repeats or (3 if args.quick else 9)
-    with StandardLoad(args.hermes, args.sleepers, log=print) as load:
-        print(load.describe())
-        rows = run(repeats)
-    print(format_table(rows))
+    run_standalone(
+        __doc__,
+        lambda args: run(args.repeats or (3 if args.quick else 9)),
+        lambda parser: parser.add_argument("--repeats", type=int, default=None),
+    )
 
 
 if __name__ == "__main__":

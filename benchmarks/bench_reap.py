@@ -16,7 +16,6 @@ Run alone: ``.venv/bin/python benchmarks/bench_reap.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 import traceback
@@ -25,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from _common import Row, add_common_args, cleanup_on_signals, format_table, median
-from _load import OrphanFarm, StandardLoad
+from _common import Row, median
+from _load import OrphanFarm, run_standalone
 
 from hermes_top.core.engine import Core
 from hermes_top.core.journal import Journal
@@ -185,14 +184,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
-    args = parser.parse_args()
-    cleanup_on_signals()
-    with StandardLoad(args.hermes, args.sleepers, log=print) as load:
-        print(load.describe())
-        rows = run(args.quick)
-    print(format_table(rows))
+    run_standalone(__doc__, lambda args: run(args.quick))
 
 
 if __name__ == "__main__":

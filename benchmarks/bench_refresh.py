@@ -21,8 +21,8 @@ import os
 import pstats
 import time
 
-from _common import Row, add_common_args, cleanup_on_signals, format_table, median
-from _load import StandardLoad, count_processes
+from _common import Row, median
+from _load import count_processes, run_standalone
 
 from hermes_top.core.engine import Core
 
@@ -106,18 +106,17 @@ def run(repeats: int, *, profile: bool = False) -> list[Row]:
     return [warm_row, cold_row]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
+def _add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--profile", action="store_true", help="print a cProfile of warm scans")
-    args = parser.parse_args()
-    cleanup_on_signals()
-    repeats = args.repeats or (5 if args.quick else 15)
-    with StandardLoad(args.hermes, args.sleepers, log=print) as load:
-        print(load.describe())
-        rows = run(repeats, profile=args.profile)
-    print(format_table(rows))
+
+
+def main() -> None:
+    run_standalone(
+        __doc__,
+        lambda args: run(args.repeats or (5 if args.quick else 15), profile=args.profile),
+        _add_args,
+    )
 
 
 if __name__ == "__main__":

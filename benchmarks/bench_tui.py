@@ -18,7 +18,6 @@ Run alone: ``.venv/bin/python benchmarks/bench_tui.py [--quick]``.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import fcntl
 import os
@@ -36,8 +35,8 @@ import time
 from dataclasses import dataclass
 
 import psutil
-from _common import Row, add_common_args, cleanup_on_signals, format_table, median
-from _load import StandardLoad
+from _common import Row, median
+from _load import run_standalone
 
 #: CSI / OSC / two-byte escape sequences, removed before looking for text.
 _ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]")
@@ -318,14 +317,7 @@ def run(quick: bool) -> list[Row]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    add_common_args(parser)
-    args = parser.parse_args()
-    cleanup_on_signals()
-    with StandardLoad(args.hermes, args.sleepers, log=print) as load:
-        print(load.describe())
-        rows = run(args.quick)
-    print(format_table(rows))
+    run_standalone(__doc__, lambda args: run(args.quick))
 
 
 if __name__ == "__main__":
