@@ -68,7 +68,17 @@ _PY_LONG_FLAGS = frozenset({"--help-env", "--help-xoptions", "--help-all"})
 
 # node options that take a separate value; -e/-p/--eval/--print run code, not a script.
 _NODE_WITH_VALUE = frozenset(
-    {"-r", "--require", "--import", "--loader", "--experimental-loader", "-C", "--conditions"}
+    {
+        "-r",
+        "--require",
+        "--import",
+        "--loader",
+        "--experimental-loader",
+        "-C",
+        "--conditions",
+        "--inspect-port",
+        "--title",
+    }
 )
 _NODE_CODE = frozenset({"-e", "--eval", "-p", "--print", "-i", "--interactive", "-"})
 

@@ -61,6 +61,11 @@ REAL_SHAPES: list[tuple[list[str], Role, dict[str, object]]] = [
     (["/usr/local/bin/node", "--expose-gc", "/src/hermes/ui-tui/dist/entry.js"], Role.TUI, {}),
     (["python3", "-m", "tui_gateway.entry"], Role.GATEWAY_ENTRY, {}),
     (
+        ["node", "--inspect-port", "9229", "--expose-gc", f"{SITE}/hermes_cli/tui_dist/entry.js"],
+        Role.TUI,
+        {},
+    ),
+    (
         ["python3", "-u", "-X", "utf8", "-W", "ignore", "-m", "tui_gateway.entry"],
         Role.GATEWAY_ENTRY,
         {},

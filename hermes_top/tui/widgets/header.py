@@ -82,7 +82,9 @@ def dashboard_segments(snapshot: Snapshot, info: DashboardInfo, history: FdHisto
 
     counts = Text()
     mine = [p for p in snapshot.processes if p.dashboard_pid == info.pid]
-    for state in State:
+    # No orphan count here: an orphan has, by definition, no dashboard above it
+    # (the status line counts them).
+    for state in (State.LIVE, State.STALE, State.ZOMBIE):
         n = sum(1 for p in mine if p.state == state)
         if counts:
             counts.append(" ")
