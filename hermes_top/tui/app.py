@@ -336,9 +336,6 @@ class HermesTopApp(App[None]):
         self.details_shown = not self.details_shown
         self.query_one(DetailsPane).set_class(self.details_shown, "-shown")
         self._redraw_details(fetch=True)
-        # The pane takes rows from the table: keep the selected row in view.
-        table = self.query_one(ProcessTable)
-        self.call_after_refresh(table._scroll_cursor_into_view, animate=False)
 
     def action_filter(self) -> None:
         bar = self.query_one(FilterBar)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Self
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual._types import SegmentLines
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
@@ -235,6 +236,12 @@ class ProcessTable(DataTable[Text]):
         super().notify_style_update()
 
     # -- layout ------------------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        # The details pane (or a smaller terminal) takes rows away: keep the
+        # selected process in view rather than leaving it below the fold.
+        if event.size.height < event.virtual_size.height or self.cursor_row > 0:
+            self._scroll_cursor_into_view(animate=False)
+
     def set_width(self, width: int) -> bool:
         """Pick columns for ``width``; True if the columns changed (rows re-rendered)."""
         columns = WIDE_COLUMNS if width >= WIDE_FROM else NARROW_COLUMNS
