@@ -1,8 +1,8 @@
 """Where a macOS dashboard's FD limit comes from, since no API can read it.
 
-Order: the agent plist's SoftResourceLimits/HardResourceLimits NumberOfFiles,
-else ``launchctl limit maxfiles``, else launchd's default (256). Every answer is
-marked inferred: it is what launchd *should* have applied, not a reading.
+Which agent plist belongs to a dashboard is decided here; the plist →
+``launchctl limit maxfiles`` → launchd default chain is ``launchd.agent_fd_limits``,
+the same one ``hermes-top status`` uses. Every answer is marked inferred.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from hermes_top.core.errors import HermesTopError
 from hermes_top.core.model import FdLimits
 from hermes_top.core.procfs import RawProc
-
-LAUNCHD_DEFAULT_SOFT = 256
 
 
 def _pick_plist(plists: list[Path], profile: str | None) -> Path | None:
@@ -40,23 +37,4 @@ def infer_nofile_limits(
         # Started from a shell or an app: it inherited a limit we cannot see.
         return FdLimits(None, None, "unknown", True, "not a launchd job; limit inherited")
     plist = _pick_plist(launchd.dashboard_plists(launch_agents_dir), profile)
-    if plist is not None:
-        try:
-            numbers = launchd.read_plist_nofile(plist)
-        except HermesTopError as err:
-            numbers = None
-            plist_note = f"; {err}"
-        else:
-            plist_note = ""
-        if numbers is not None and numbers[0] is not None:
-            return FdLimits(numbers[0], numbers[1], "plist", True, str(plist))
-    else:
-        plist_note = ""
-    maxfiles = (launchctl_maxfiles or launchd.launchctl_maxfiles)()
-    if maxfiles is not None:
-        return FdLimits(
-            maxfiles[0], maxfiles[1], "launchctl", True, "launchctl limit maxfiles" + plist_note
-        )
-    return FdLimits(
-        LAUNCHD_DEFAULT_SOFT, None, "default", True, "launchd default for agents" + plist_note
-    )
+    return launchd.agent_fd_limits(plist, launchctl_maxfiles)

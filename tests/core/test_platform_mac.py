@@ -60,7 +60,7 @@ def test_limits_come_from_the_plist_when_it_sets_them(tmp_path: Path) -> None:
         _agent(), launch_agents_dir=tmp_path, launchctl_maxfiles=lambda: (256, None)
     )
     assert (limits.soft, limits.hard, limits.source) == (8192, 16384, "plist")
-    assert limits.inferred and limits.detail == str(plist)
+    assert limits.inferred and limits.detail == f"NumberOfFiles in {plist}"
 
 
 def test_profile_agent_plist_is_preferred(tmp_path: Path) -> None:

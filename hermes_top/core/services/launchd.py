@@ -9,7 +9,7 @@ from __future__ import annotations
 import pathlib
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from hermes_top.core.errors import HermesTopError
 from hermes_top.core.model import FdLimits
@@ -79,12 +79,16 @@ def launchctl_maxfiles() -> tuple[int, int | None] | None:
     return parse_maxfiles(result.stdout) if result.ok else None
 
 
-def agent_fd_limits(plist: pathlib.Path | None) -> FdLimits:
+def agent_fd_limits(
+    plist: pathlib.Path | None,
+    maxfiles: Callable[[], tuple[int, int | None] | None] | None = None,
+) -> FdLimits:
     """The NOFILE limits a launchd agent runs with, and where the numbers came from.
 
     No macOS API reads another process's RLIMIT_NOFILE, so this is always inferred:
     the plist's NumberOfFiles if set, else ``launchctl limit maxfiles``, else
-    launchd's default of 256 soft.
+    launchd's default of 256 soft. ``maxfiles`` replaces the ``launchctl`` call
+    (tests); it is only called when the plist does not set both numbers.
     """
     from_plist: tuple[int | None, int | None] | None = None
     problem = ""
@@ -93,11 +97,13 @@ def agent_fd_limits(plist: pathlib.Path | None) -> FdLimits:
             from_plist = read_plist_nofile(plist)
         except HermesTopError as err:
             problem = f"; {err}"
-    maxfiles = launchctl_maxfiles()
+    # launchctl is a subprocess: only ask it when the plist leaves a number unset.
+    needs_fallback = from_plist is None or None in from_plist
+    fallback = (maxfiles or launchctl_maxfiles)() if needs_fallback else None
     if from_plist is not None:
         soft, hard = from_plist
         # launchd applies the two dicts separately: a missing one keeps the default.
-        fallback_soft, fallback_hard = maxfiles or (LAUNCHD_DEFAULT_SOFT, None)
+        fallback_soft, fallback_hard = fallback or (LAUNCHD_DEFAULT_SOFT, None)
         return FdLimits(
             soft if soft is not None else fallback_soft,
             hard if hard is not None else fallback_hard,
@@ -105,10 +111,10 @@ def agent_fd_limits(plist: pathlib.Path | None) -> FdLimits:
             inferred=True,
             detail=f"NumberOfFiles in {plist}",
         )
-    if maxfiles is not None:
+    if fallback is not None:
         return FdLimits(
-            maxfiles[0],
-            maxfiles[1],
+            fallback[0],
+            fallback[1],
             "launchctl",
             inferred=True,
             detail=f"launchctl limit maxfiles (plist sets no NumberOfFiles){problem}",
