@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from hermes_top.core.engine import Core
 from hermes_top.core.errors import UsageError
-from hermes_top.core.format import format_age, format_limits, state_mark
+from hermes_top.core.format import STATE_MARK, format_age, format_limits
 from hermes_top.core.model import (
     ProcessInfo,
     ReapReport,
@@ -84,7 +84,7 @@ def _row(p: ProcessInfo, indent: str) -> str:
     key = p.session_key or ""
     command = shlex.join(p.cmdline) if p.cmdline else f"[{p.name}] <defunct>"
     return (
-        f"{indent}{p.pid:>7} {p.role.value:<13} {state_mark(p.state):<8} "
+        f"{indent}{p.pid:>7} {p.role.value:<13} {STATE_MARK[p.state]:<8} "
         f"{format_age(p.age_s):>6} {fds:>4} {p.username:<10.10} {key:<22} {command}"
     )
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from hermes_top.core.model import FdLimits, State
 
-#: State marks readable without colour (NO_COLOR, dumb terminals, logs).
-STATE_MARKS = {
-    State.LIVE: "live",
-    State.STALE: "~stale",
-    State.ORPHAN: "!orphan",
-    State.ZOMBIE: "xzombie",
+#: A glyph and a word for every state, so it reads without colour (NO_COLOR, logs,
+#: dumb terminals). The CLI and the TUI show the same marks.
+STATE_MARK = {
+    State.LIVE: "· live",
+    State.STALE: "~ stale",
+    State.ORPHAN: "✗ orphan",
+    State.ZOMBIE: "z zombie",
 }
-
-
-def state_mark(state: State) -> str:
-    return STATE_MARKS[state]
 
 
 def format_age(seconds: float) -> str:

@@ -99,13 +99,7 @@ class PidfdHandle(ProcessHandle):
         signal.pidfd_send_signal(self._fd, sig)
 
     def has_exited(self) -> bool:
-        if self._fd is None:
-            return True
-        # poll, not select: select() fails on fd numbers >= 1024, which a reap
-        # of hundreds of pinned processes easily reaches.
-        poller = select.poll()
-        poller.register(self._fd, select.POLLIN)
-        return bool(poller.poll(0))
+        return self._fd is None or pidfd_exited(self._fd)
 
     def status(self) -> str | None:
         if self.has_exited():
@@ -185,17 +179,31 @@ class ReverifyHandle(ProcessHandle):
             return None
 
 
+#: psutil's status words → the one-letter kernel states used everywhere else.
+_STATUS_LETTERS = {
+    "running": "R",
+    "sleeping": "S",
+    "disk-sleep": "D",
+    "stopped": "T",
+    "tracing-stop": "t",
+    "zombie": "Z",
+    "idle": "I",
+}
+
+
 def status_letter(psutil_status: str) -> str:
-    """psutil's status word → the one-letter kernel state used everywhere else."""
-    return {
-        "running": "R",
-        "sleeping": "S",
-        "disk-sleep": "D",
-        "stopped": "T",
-        "tracing-stop": "t",
-        "zombie": "Z",
-        "idle": "I",
-    }.get(psutil_status, "?")
+    return _STATUS_LETTERS.get(psutil_status, "?")
+
+
+def pidfd_exited(fd: int) -> bool:
+    """A pidfd polls readable once its process has exited (a zombie counts).
+
+    poll, not select: select() fails on fd numbers >= 1024, which a reap of
+    hundreds of pinned processes easily reaches.
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def wait_for_exit(

@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from hermes_top.core.handles import pidfd_exited
 from hermes_top.core.model import Identity
 from hermes_top.core.procfs import RawProc
 
@@ -102,7 +103,7 @@ class PinRegistry:
                 return PinLookup.UNKNOWN, None
             if pin.number != identity.pin:
                 return PinLookup.REUSED, None
-            if _readable(pin.fd):
+            if pidfd_exited(pin.fd):
                 return PinLookup.EXITED, None
             return PinLookup.OK, os.dup(pin.fd)
 
@@ -111,10 +112,3 @@ class PinRegistry:
             for pin in self._pins.values():
                 os.close(pin.fd)
             self._pins.clear()
-
-
-def _readable(fd: int) -> bool:
-    """A pidfd polls readable once its process has exited."""
-    poller = select.poll()
-    poller.register(fd, select.POLLIN)
-    return bool(poller.poll(0))

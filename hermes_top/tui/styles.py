@@ -1,4 +1,4 @@
-"""Styles per state. Every state also has a glyph and a word (tree.STATE_MARK), so
+"""Styles per state. Every state also has a glyph and a word (core.format.STATE_MARK), so
 the colours are a help, never the only signal. Under NO_COLOR Textual turns colours
 into greys, which makes red and magenta rows nearly invisible on a dark
 background: the monochrome set uses weight, reverse video and italics instead."""

@@ -41,14 +41,6 @@ ROLE_SHORT = {
     Role.UNKNOWN: "?",
 }
 
-#: A glyph as well as a colour for every state, so NO_COLOR stays readable.
-STATE_MARK = {
-    State.LIVE: "· live",
-    State.STALE: "~ stale",
-    State.ORPHAN: "✗ orphan",
-    State.ZOMBIE: "z zombie",
-}
-
 
 @dataclass(frozen=True)
 class Row:

@@ -17,9 +17,10 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from hermes_top.core.format import STATE_MARK
 from hermes_top.core.model import ProcessInfo, ReapPlan
 from hermes_top.tui.styles import STATE_STYLE
-from hermes_top.tui.tree import ROLE_SHORT, STATE_MARK, short_command
+from hermes_top.tui.tree import ROLE_SHORT, short_command
 
 #: (targets, excluded lines) for a given "include stale" choice.
 Planner = Callable[[bool], ReapPlan]

@@ -7,10 +7,10 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from hermes_top.core.format import format_age
+from hermes_top.core.format import STATE_MARK, format_age
 from hermes_top.core.model import FdBreakdown, ProcessInfo, Snapshot
 from hermes_top.tui.styles import STATE_STYLE
-from hermes_top.tui.tree import ROLE_SHORT, STATE_MARK, parent_chain
+from hermes_top.tui.tree import ROLE_SHORT, parent_chain
 
 
 def render_details(

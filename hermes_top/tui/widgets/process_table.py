@@ -24,13 +24,12 @@ from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist, RowKey
 
-from hermes_top.core.format import format_age
+from hermes_top.core.format import STATE_MARK, format_age
 from hermes_top.core.model import State
 from hermes_top.tui.styles import STATE_STYLE, TAG_STYLE
 from hermes_top.tui.tree import (
     ORPHAN_GROUP_LABEL,
     ROLE_SHORT,
-    STATE_MARK,
     Row,
     short_command,
     short_session,
