@@ -17,14 +17,13 @@ from hermes_top.core.engine import Core
 from hermes_top.core.errors import UsageError
 from hermes_top.core.format import STATE_MARK, format_age, format_limits
 from hermes_top.core.model import (
+    FD_HIGH_RATIO,
     ProcessInfo,
     ReapReport,
     Snapshot,
     State,
 )
 
-#: --check fails when a dashboard uses this share of its soft FD limit.
-NEAR_LIMIT = 0.8
 #: Upper bound for --grace / --min-age (an hour is already absurd for a grace).
 MAX_SECONDS = 3600
 
@@ -71,7 +70,7 @@ def check_problems(snapshot: Snapshot) -> list[str]:
         )
     for d in snapshot.dashboards:
         ratio = d.fd_ratio
-        if ratio is not None and ratio >= NEAR_LIMIT:
+        if ratio is not None and ratio >= FD_HIGH_RATIO:
             problems.append(
                 f"dashboard {d.pid} uses {d.num_fds} of {d.limits.soft} FDs ({ratio:.0%}, "
                 f"{d.limits.label}): run `hermes-top doctor`"

@@ -28,7 +28,7 @@ from typing import Any
 import psutil
 
 from hermes_top.core.errors import HermesTopError
-from hermes_top.core.model import Snapshot, State
+from hermes_top.core.model import FD_CRITICAL_RATIO, FD_HIGH_RATIO, Snapshot, State
 from hermes_top.core.services import plists, runner
 from hermes_top.core.services.config import ServiceSettings
 from hermes_top.core.services.launchd import (
@@ -50,8 +50,6 @@ PTY_FILE_GLOB = "hermes-pty-active-*.json"
 ACTIVE_FILE_ENV = "HERMES_TUI_ACTIVE_SESSION_FILE"
 #: A younger file may belong to a tui that is starting up, or whose env we could not read.
 PTY_FILE_MIN_AGE_S = 3600.0
-FD_WARN_RATIO = 0.8
-FD_ERROR_RATIO = 0.95
 
 
 class Severity(enum.IntEnum):
@@ -368,9 +366,9 @@ def snapshot_findings(snapshot: Snapshot) -> list[Finding]:
     findings: list[Finding] = []
     for dash in snapshot.dashboards:
         ratio = dash.fd_ratio
-        if ratio is None or ratio <= FD_WARN_RATIO:
+        if ratio is None or ratio <= FD_HIGH_RATIO:
             continue
-        severity = Severity.ERROR if ratio >= FD_ERROR_RATIO else Severity.WARNING
+        severity = Severity.ERROR if ratio >= FD_CRITICAL_RATIO else Severity.WARNING
         freeable = (
             f"; reaping its leaked workers frees ~{dash.reclaimable_fds}"
             if dash.reclaimable_fds

@@ -162,6 +162,13 @@ class SessionInfo:
         }
 
 
+#: A dashboard at this share of its soft FD limit is near it (`list --check`,
+#: doctor's warning, the TUI's "▲ HIGH")...
+FD_HIGH_RATIO = 0.80
+#: ... and at this share, critical (doctor's error, the TUI's "✖ CRITICAL").
+FD_CRITICAL_RATIO = 0.95
+
+
 @dataclass(frozen=True)
 class DashboardInfo:
     pid: int

@@ -8,12 +8,21 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widgets import Static
 
-from hermes_top.core.model import DashboardInfo, Snapshot, State
+from hermes_top.core.model import (
+    FD_CRITICAL_RATIO,
+    FD_HIGH_RATIO,
+    DashboardInfo,
+    Snapshot,
+    State,
+)
 from hermes_top.tui.history import FdHistory, sparkline
 from hermes_top.tui.styles import STATE_STYLE
 
 #: Near-limit levels: (ratio, word, style). A word as well as a colour, for NO_COLOR.
-LEVELS = ((0.95, "✖ CRITICAL", "bold white on red"), (0.80, "▲ HIGH", "bold yellow"))
+LEVELS = (
+    (FD_CRITICAL_RATIO, "✖ CRITICAL", "bold white on red"),
+    (FD_HIGH_RATIO, "▲ HIGH", "bold yellow"),
+)
 GAUGE_WIDTH = 10
 SPARK_WIDTH = 12
 
