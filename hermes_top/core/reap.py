@@ -100,6 +100,14 @@ def _signame(sig: int) -> str:
         return f"signal {sig}"
 
 
+def _one_per_pid(targets: Sequence[ProcessInfo]) -> list[ProcessInfo]:
+    """Each PID once (the first identity given for it), in the given order."""
+    first: dict[int, ProcessInfo] = {}
+    for info in targets:
+        first.setdefault(info.pid, info)
+    return list(first.values())
+
+
 class _Target:
     """One target during an action: its info, pinned handle and result so far."""
 
@@ -141,11 +149,7 @@ class Signaller:
     def _pin(self, targets: Sequence[ProcessInfo]) -> list[_Target]:
         """Refuse what must not be touched; open and verify a handle for the rest."""
         pinned: list[_Target] = []
-        seen: set[int] = set()
-        for info in targets:
-            if info.pid in seen:
-                continue
-            seen.add(info.pid)
+        for info in _one_per_pid(targets):
             t = _Target(info)
             pinned.append(t)
             refusal = self.policy.refusal(info)
@@ -316,7 +320,7 @@ class Signaller:
         start = self.clock()
         if dry_run:
             results = []
-            for info in dict.fromkeys(targets):
+            for info in _one_per_pid(targets):
                 refusal = self.policy.refusal(info)
                 outcome, detail = refusal or (Outcome.PLANNED, "would send SIGTERM, then SIGKILL")
                 results.append(ActionResult(info.pid, info.role, info.state, outcome, detail))
