@@ -61,6 +61,12 @@ def proc_facts(pid: int) -> ProcFacts | None:
     )
 
 
+def is_running(pid: int) -> bool:
+    """``pid`` exists and has not exited (a zombie has exited)."""
+    facts = proc_facts(pid)
+    return facts is not None and facts.state != "Z"
+
+
 def must_facts(pid: int) -> ProcFacts:
     facts = proc_facts(pid)
     assert facts is not None, f"process {pid} does not exist"

@@ -12,9 +12,9 @@ import subprocess
 from pathlib import Path
 
 from hermes_top.core.engine import Core
-from hermes_top.core.procfs import read_proc
 from hermes_top.sim import Simulation
 from tests.core.helpers import hermes_top, sim_env, wait_for
+from tests.harness import is_running
 
 PROCESS_KEYS = {
     "pid",
@@ -39,11 +39,6 @@ DASHBOARD_KEYS = {
     "reclaimable_fds",
     "sessions",
 }
-
-
-def _alive(pid: int) -> bool:
-    raw = read_proc(pid)
-    return raw is not None and raw.status != "Z"
 
 
 def test_list_json_contract(sim: Simulation, tmp_path: Path) -> None:
@@ -124,7 +119,7 @@ def test_reap_pid_yes_json(sim: Simulation, core: Core, tmp_path: Path) -> None:
     outcomes = {r["pid"]: r["outcome"] for r in report["results"]}
     assert outcomes == {polite: "terminated", stubborn: "killed"}
     assert {"pid", "role", "state", "outcome", "detail"} <= report["results"][0].keys()
-    assert not _alive(polite) and not _alive(stubborn)
+    assert not is_running(polite) and not is_running(stubborn)
     journal = (tmp_path / "signals.jsonl").read_text().splitlines()
     assert any(json.loads(line).get("signal") == "SIGKILL" for line in journal)
 
@@ -138,7 +133,7 @@ def test_reap_without_yes_and_without_a_tty_refuses(
     out = hermes_top("reap", "--pid", str(orphan), state_dir=tmp_path)
     assert out.returncode == 2
     assert "--yes" in out.stderr and out.stderr.count("\n") == 1
-    assert _alive(orphan)
+    assert is_running(orphan)
 
 
 def test_reap_dry_run_signals_nothing(sim: Simulation, core: Core, tmp_path: Path) -> None:
@@ -151,7 +146,7 @@ def test_reap_dry_run_signals_nothing(sim: Simulation, core: Core, tmp_path: Pat
     assert report["dry_run"] is True
     mine = [r for r in report["results"] if r["pid"] == orphan]
     assert mine and mine[0]["outcome"] == "planned"
-    assert _alive(orphan)
+    assert is_running(orphan)
     assert not (tmp_path / "signals.jsonl").exists()
 
 

@@ -15,14 +15,9 @@ from hermes_top.core.api import ReadOnlyError
 from hermes_top.core.engine import Core
 from hermes_top.core.journal import read_journal
 from hermes_top.core.model import Outcome, ProcessInfo, State
-from hermes_top.core.procfs import read_proc
 from hermes_top.sim import Simulation
 from tests.core.helpers import scoped_core, sim_env, wait_for
-
-
-def _alive(pid: int) -> bool:
-    raw = read_proc(pid)
-    return raw is not None and raw.status != "Z"
+from tests.harness import is_running
 
 
 def _outcomes(results: tuple[object, ...]) -> dict[int, Outcome]:
@@ -69,8 +64,8 @@ def test_bulk_reap_of_a_mixed_set(sim: Simulation, core: Core, journal_path: Pat
         assert outcomes[zombie] is Outcome.ZOMBIE
     assert elapsed < grace + 1.0, f"reap took {elapsed:.2f} s"
     for pid in (polite, stubborn, stopped):
-        assert not _alive(pid)
-    assert all(_alive(p) for p in live_tab.worker_pids), "a live worker was hit"
+        assert not is_running(pid)
+    assert all(is_running(p) for p in live_tab.worker_pids), "a live worker was hit"
 
     lines = read_journal(journal_path)
     sent = [(r["pid"], r["signal"]) for r in lines if r["event"] == "signal"]
@@ -105,7 +100,7 @@ def test_send_signal_only_hits_the_given_identities(sim: Simulation, core: Core)
     assert info_a is not None
     results = core.send_signal([info_a], signal.SIGTERM)
     assert _outcomes(results) == {a: Outcome.TERMINATED}
-    assert not _alive(a) and _alive(b)
+    assert not is_running(a) and is_running(b)
 
 
 def test_readonly_core_refuses_to_signal(sim: Simulation, journal_path: Path) -> None:
@@ -119,7 +114,7 @@ def test_readonly_core_refuses_to_signal(sim: Simulation, journal_path: Path) ->
         ro.send_signal([info], signal.SIGKILL)
     with pytest.raises(ReadOnlyError):
         ro.reap([info])
-    assert _alive(a)
+    assert is_running(a)
     assert not journal_path.exists()
 
 
@@ -156,7 +151,7 @@ def test_other_users_orphan_needs_all_users(sim: Simulation, journal_path: Path)
     assert any(p.pid == theirs and "--all-users" in why for p, why in plan.excluded)
     report = core.reap([info], grace_s=0.5)
     assert _outcomes(report.results) == {theirs: Outcome.SKIPPED}
-    assert _alive(theirs)
+    assert is_running(theirs)
     allowed = scoped_core(sim, journal_path, allow_other_users=True)
     snap = allowed.scan()
     info = snap.get(theirs)
@@ -235,4 +230,4 @@ def test_changed_argv_is_not_signalled(sim: Simulation, core: Core) -> None:
     )
     results = core.send_signal([tampered], signal.SIGTERM)
     assert _outcomes(results) == {a: Outcome.CHANGED}
-    assert _alive(a)
+    assert is_running(a)

@@ -13,15 +13,10 @@ from tui_helpers import select_pid, settle
 from hermes_top.core.engine import Core
 from hermes_top.core.journal import Journal, read_journal
 from hermes_top.core.model import ProcessInfo, State
-from hermes_top.core.procfs import read_proc
 from hermes_top.sim import Simulation
 from hermes_top.tui.app import HermesTopApp
 from hermes_top.tui.screens.confirm import ConfirmDialog
-
-
-def _alive(pid: int) -> bool:
-    raw = read_proc(pid)
-    return raw is not None and raw.status != "Z"
+from tests.harness import is_running
 
 
 def _app(sim: Simulation, journal: Path, readonly: bool = False) -> HermesTopApp:
@@ -71,11 +66,11 @@ def test_R_reaps_the_orphans_and_leaves_live_workers(sim: Simulation, tmp_path: 
             assert {p.pid for p in app.screen.targets} == {polite, stubborn}
             assert all(p.state is State.ORPHAN for p in app.screen.targets)
             await pilot.press("y")
-            await _until(pilot, lambda: not _alive(polite) and not _alive(stubborn))
+            await _until(pilot, lambda: not is_running(polite) and not is_running(stubborn))
 
     asyncio.run(main())
-    assert not _alive(polite) and not _alive(stubborn)
-    assert all(_alive(p) for p in live.worker_pids)
+    assert not is_running(polite) and not is_running(stubborn)
+    assert all(is_running(p) for p in live.worker_pids)
     outcomes = {r["pid"]: r["outcome"] for r in read_journal(journal) if r["event"] == "outcome"}
     assert outcomes == {polite: "terminated", stubborn: "killed"}
 
@@ -96,7 +91,7 @@ def test_readonly_T_on_a_real_orphan_sends_nothing(sim: Simulation, tmp_path: Pa
             assert "read-only" in "\n".join(n.message for n in app._notifications)
 
     asyncio.run(main())
-    assert _alive(orphan)
+    assert is_running(orphan)
     assert not journal.exists()
 
 
@@ -115,12 +110,12 @@ def test_K_on_a_selected_real_orphan(sim: Simulation, tmp_path: Path) -> None:
             assert isinstance(app.screen, ConfirmDialog)
             assert [p.pid for p in app.screen.targets] == [target]
             await pilot.press("y")
-            await _until(pilot, lambda: not _alive(target))
+            await _until(pilot, lambda: not is_running(target))
             said.extend(n.message for n in app._notifications)
 
     said: list[str] = []
     asyncio.run(main())
-    assert not _alive(target), f"target survived; the app said: {said}"
-    assert _alive(bystander)
+    assert not is_running(target), f"target survived; the app said: {said}"
+    assert is_running(bystander)
     sent = [(r["pid"], r["signal"]) for r in read_journal(journal) if r["event"] == "signal"]
     assert sent == [(target, "SIGKILL")]
