@@ -66,8 +66,9 @@ EMPTY_TEXT = """No Hermes processes found.
 Looked for, among the processes visible to you:
   • dashboards  hermes dashboard|serve, python -m hermes_cli.main dashboard
   • chat tabs   node … tui_dist/entry.js (or ui-tui/dist/entry.js)
-  • gateways    python -m tui_gateway.entry
+  • tab entry   python -m tui_gateway.entry
   • workers     python -m tui_gateway.slash_worker --session-key …
+  • services    hermes gateway run, and any other hermes CLI
 
 Nothing to reap. To see what a leaking dashboard looks like, run:
 
