@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint check bench screenshots snapshots-update clean
+.PHONY: demo test test-real lint check bench screenshots snapshots-update clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The real hermes-agent 0.13.0 and 0.19.0 from the package index, on loopback
+# (venvs cached in ~/.cache/hermes-top/real-hermes; see tests/real/README.md).
+test-real: $(STAMP)
+	HERMES_TOP_REAL=1 $(BIN)/python -m pytest tests/real tests/test_no_survivors.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check hermes_top tests benchmarks scripts

@@ -1,5 +1,6 @@
-"""Test-side helpers: ps-level facts straight from /proc, and the suite-wide
-registry of every PID the tests started (checked at the end of the run)."""
+"""Test-side helpers: ps-level facts from /proc (read by hermes_top.core.procfs,
+the one /proc reader), and the suite-wide registry of every PID the tests
+started (checked at the end of the run)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from hermes_top.core import procfs
+from hermes_top.core.procfs import start_ticks
 from hermes_top.sim import Simulation
-from hermes_top.sim.tracking import HAS_PIDFD, reap_pids, start_ticks
+from hermes_top.sim.base import poll_until
+from hermes_top.sim.tracking import HAS_PIDFD, reap_pids
 
 
 @dataclass(frozen=True)
@@ -33,30 +37,21 @@ class ProcFacts:
 
 def proc_facts(pid: int) -> ProcFacts | None:
     """Facts of ``pid``, or None if there is no such process."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            raw = f.read()
-        with open(f"/proc/{pid}/status", "rb") as f:
-            status = f.read().decode()
-    except (FileNotFoundError, ProcessLookupError):
+    fields = procfs.read_stat_fields(pid)
+    raw = procfs.read_proc(pid)  # comm and uid: not among the stat fields
+    argv = procfs.read_cmdline(pid)
+    if fields is None or raw is None or argv is None:
         return None
-    close = stat.rindex(b")")
-    comm = stat[stat.index(b"(") + 1 : close].decode()
-    fields = stat[close + 2 :].split()
-    uid = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("Uid:"))
-    argv = tuple(raw.decode(errors="replace").split("\0")[:-1]) if raw else ()
     return ProcFacts(
         pid=pid,
-        comm=comm,
+        comm=raw.name,
         state=fields[0].decode(),
         ppid=int(fields[1]),
         pgid=int(fields[2]),
         sid=int(fields[3]),
         tty_nr=int(fields[4]),
         start=int(fields[19]),
-        uid=uid,
+        uid=raw.uid,
         cmdline=argv,
     )
 
@@ -74,17 +69,20 @@ def must_facts(pid: int) -> ProcFacts:
 
 
 def fd_count(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+    count, why = procfs.count_fds(pid)
+    assert count is not None, f"cannot count the FDs of {pid}: {why}"
+    return count
 
 
 def nofile_limits(pid: int) -> tuple[str, str]:
-    """(soft, hard) 'Max open files' from /proc/PID/limits, as text."""
-    with open(f"/proc/{pid}/limits") as f:
-        for line in f:
-            if line.startswith("Max open files"):
-                soft, hard = line.split()[3:5]
-                return soft, hard
-    raise AssertionError(f"no 'Max open files' in /proc/{pid}/limits")
+    """(soft, hard) 'Max open files' from /proc/PID/limits, as text ("unlimited")."""
+    limits = procfs.read_nofile_limits(pid)
+    assert limits is not None, f"no 'Max open files' in /proc/{pid}/limits"
+    soft, hard = limits
+    return (
+        "unlimited" if soft is None else str(soft),
+        "unlimited" if hard is None else str(hard),
+    )
 
 
 def signal_ignored(pid: int, sig: int) -> bool:
@@ -97,20 +95,15 @@ def signal_ignored(pid: int, sig: int) -> bool:
 
 
 def environ(pid: int) -> dict[str, str]:
-    with open(f"/proc/{pid}/environ", "rb") as f:
-        items = f.read().decode(errors="replace").split("\0")
-    return dict(item.split("=", 1) for item in items if "=" in item)
+    env = procfs.read_environ(pid)
+    assert env is not None, f"cannot read the environment of {pid}"
+    return env
 
 
 def wait_until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
     """Poll ``cond`` with a short backoff; fail the test after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    delay = 0.001
-    while not cond():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
+    if not poll_until(cond, timeout):
+        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 class PidRegistry:
@@ -174,13 +167,7 @@ def kill_exact(pid: int, start: int) -> None:
 
 def children_of(ppid: int) -> list[int]:
     """PIDs whose parent is ``ppid`` (e.g. orphans adopted by the test process)."""
-    kids: list[int] = []
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit():
-            facts = proc_facts(int(entry.name))
-            if facts is not None and facts.ppid == ppid:
-                kids.append(facts.pid)
-    return kids
+    return [p.pid for p in procfs.list_processes().values() if p.ppid == ppid]
 
 
 def present(pids: Iterable[int], identities: dict[int, float]) -> list[int]:

@@ -7,17 +7,22 @@ reaped when the demo ends (quit, Ctrl-C, SIGTERM or SIGHUP).
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import time
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from hermes_top.commands.ui import check_interval, require_terminal
 from hermes_top.core.errors import HermesTopError, UsageError
-from hermes_top.core.model import ServiceOutcome
 
 if TYPE_CHECKING:
+    from hermes_top.core.engine import Core
     from hermes_top.sim import Simulation
+
+MAX_LEAK_INTERVAL_S = 3600.0
+MAX_DEMO_PROCESSES = 2000
 
 
 def register(sub: Any) -> None:
@@ -57,8 +62,16 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.leak_interval <= 0:
         raise UsageError("--leak-interval must be greater than 0")
-    if args.max_processes < 20:
-        raise UsageError("--max-processes must be at least 20 (the initial scenario needs them)")
+    if not math.isfinite(args.leak_interval) or args.leak_interval > MAX_LEAK_INTERVAL_S:
+        raise UsageError(f"--leak-interval must be at most {MAX_LEAK_INTERVAL_S:g} seconds")
+    if not 20 <= args.max_processes <= MAX_DEMO_PROCESSES:
+        raise UsageError(
+            f"--max-processes must be from 20 (the initial scenario needs them) "
+            f"to {MAX_DEMO_PROCESSES}"
+        )
+    check_interval(float(getattr(args, "interval", 2.0)))
+    if not args.no_ui:
+        require_terminal("the demo's terminal UI (or `hermes-top demo --no-ui`)")
     from hermes_top.sim import SimError, Simulation
     from hermes_top.sim.demo_load import build_demo
 
@@ -102,16 +115,21 @@ def open_ui(sim: Simulation, args: argparse.Namespace) -> None:
     readonly = bool(getattr(args, "readonly", False))
     interval = float(getattr(args, "interval", 2.0))
     if not args.no_ui:
+        # Checked before the simulation starts (see run): here it is only a guard.
+        require_terminal("the demo's terminal UI (or `hermes-top demo --no-ui`)")
         try:
-            from hermes_top.core.engine import Core
+            from hermes_top.commands.wiring import make_core
             from hermes_top.tui.app import run_app
         except ImportError as err:
             print(f"hermes-top demo: no TUI ({err}); printing the tree", file=sys.stderr)
         else:
-            core = Core(
+            # The real supervisor: the simulated dashboards were started by hand
+            # (by this demo), so recovering one relaunches it for real.
+            core = make_core(
                 scope=lambda p: sim.in_scope(p.identity.cmdline, p.pid),
                 readonly=readonly,
-                restart=demo_restart,
+                allow_other_users=bool(getattr(args, "all_users", False)),
+                incremental=True,
             )
             try:
                 run_app(core, interval_s=interval, readonly=readonly, title="hermes-top demo")
@@ -121,30 +139,39 @@ def open_ui(sim: Simulation, args: argparse.Namespace) -> None:
     print_tree_until_interrupted(sim, interval_s=2.0)
 
 
-def demo_restart() -> ServiceOutcome:
-    """`L` in the demo: the simulated dashboards have no agent, and the real one is not ours."""
-    return ServiceOutcome(
-        ok=False,
-        summary="demo: the simulated dashboards have no launchd/systemd agent to restart",
-        detail="outside the demo, L runs `launchctl kickstart -k` or `systemctl --user restart`",
-    )
+def listing_core(sim: Simulation) -> Core:
+    """A Core that sees only the simulation's processes and only reads: readonly,
+    and no pidfds pinned (pin=False), as for `hermes-top list`."""
+    from hermes_top.core.engine import Core
+
+    return Core(scope=lambda p: sim.in_scope(p.identity.cmdline, p.pid), readonly=True, pin=False)
 
 
 def print_tree_until_interrupted(sim: Simulation, interval_s: float) -> None:
-    from hermes_top.sim.demo_load import format_tree
+    """What `hermes-top list` prints, scoped to the simulation, every ``interval_s``."""
+    from hermes_top.commands.procs import render_text
 
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
+    core = listing_core(sim)  # one Core for the whole run: warm caches, like the TUI's
     try:
         while True:
-            rate = sim.leak_rate
-            status = ""
-            if rate is not None:
-                acts = ", ".join(f"{k} {v}" for k, v in sorted(rate.actions.items()))
-                status = f"leak rate: {rate.ticks} ticks ({acts}); errors {rate.errors}"
-                if rate.last_error:
-                    status += f"; last: {rate.last_error}"
-            print(f"{clear}hermes-top demo ({sim.root}) - Ctrl-C to quit\n{status}")
-            print(format_tree(sim), flush=True)
+            text = render_text(core.scan())
+            print(f"{clear}hermes-top demo ({sim.root}) - Ctrl-C to quit\n{leak_status(sim)}")
+            print(text, flush=True)
             time.sleep(interval_s)
     except KeyboardInterrupt:
         return
+    finally:
+        core.close()
+
+
+def leak_status(sim: Simulation) -> str:
+    """One line: what the leak rate has done so far (empty when it is not running)."""
+    rate = sim.leak_rate
+    if rate is None:
+        return ""
+    acts = ", ".join(f"{k} {v}" for k, v in sorted(rate.actions.items()))
+    status = f"leak rate: {rate.ticks} ticks ({acts}); errors {rate.errors}"
+    if rate.last_error:
+        status += f"; last: {rate.last_error}"
+    return status

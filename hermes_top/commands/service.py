@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import pathlib
 import sys
 from typing import Any
 
-from hermes_top.core import doctor
+from hermes_top.commands.procs import confirm, pid_arg
 from hermes_top.core.errors import UsageError
-from hermes_top.core.services import config
-from hermes_top.core.services.agent import AgentStatus
-from hermes_top.core.services.control import (
+from hermes_top.service import config, doctor
+from hermes_top.service.agent import AgentStatus
+from hermes_top.service.control import (
     agent_statuses,
     dashboard_name,
     fd_count,
@@ -22,6 +23,9 @@ from hermes_top.core.services.control import (
     loaded_status,
     restart_agent,
 )
+
+#: Upper bound for --wait: a restart that takes longer has failed.
+MAX_WAIT_S = 600
 
 
 def _add_manager(p: argparse.ArgumentParser) -> None:
@@ -50,12 +54,18 @@ def _add_names(p: argparse.ArgumentParser) -> None:
 def register(sub: Any) -> None:
     r = sub.add_parser(
         "restart",
-        help="restart the dashboard's launchd agent / systemd user unit",
+        help="restart the dashboard (its launchd agent / systemd unit, or --dashboard PID)",
         description="launchd: launchctl kickstart -k gui/<uid>/<label>; "
-        "systemd: systemctl --user restart <unit>. Shows the PID and FD count before and after.",
+        "systemd: systemctl --user restart <unit>. Shows the PID and FD count before and after. "
+        "With --dashboard PID, restarts that dashboard through whatever runs it (found from "
+        "the process: its systemd unit, launchd job, desktop app, or a relaunch of the same "
+        "command) and waits until it answers again.",
     )
     _add_manager(r)
     _add_names(r)
+    r.add_argument(
+        "--dashboard", type=pid_arg, metavar="PID", help="restart this running dashboard"
+    )
     r.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     r.add_argument(
         "--wait", type=float, default=10.0, metavar="S", help="wait up to S s for the new PID (10)"
@@ -119,8 +129,12 @@ def _dump(data: Any) -> None:
 
 
 def run_restart(args: argparse.Namespace) -> int:
-    if args.wait < 0:
-        raise UsageError("--wait must not be negative")
+    if not (math.isfinite(args.wait) and 0 <= args.wait <= MAX_WAIT_S):
+        raise UsageError(f"--wait must be a number of seconds from 0 to {MAX_WAIT_S}")
+    if args.dashboard is not None:
+        if args.label or args.unit or args.manager:
+            raise UsageError("--dashboard finds what runs it: give no --label, --unit or --manager")
+        return _restart_process(args)
     settings = _settings(args)
     manager = get_manager(settings)
     name = dashboard_name(settings)
@@ -143,6 +157,30 @@ def run_restart(args: argparse.Namespace) -> int:
         print(f"ran: {report.command}")
         print(report.summary)
     return 0 if report.running else 1
+
+
+def _restart_process(args: argparse.Namespace) -> int:
+    """The recover flow for one dashboard, restart only (see commands/recover.py)."""
+    from hermes_top.commands.recover import print_recover_plan, print_recover_report
+    from hermes_top.commands.wiring import make_core
+
+    core = make_core(readonly=args.readonly)
+    try:
+        plan = core.plan_recover(core.scan(), args.dashboard, restart_only=True)
+        out = sys.stderr if args.json else sys.stdout
+        print_recover_plan(plan, out)
+        if not plan.steps:
+            return 1
+        if not args.yes and not confirm(f"Restart dashboard {args.dashboard}?", out):
+            return 0
+        report = core.recover(plan, wait_s=args.wait)
+    finally:
+        core.close()
+    if args.json:
+        _dump({"outcomes": [o.to_json() for o in report.outcomes], "ok": report.ok})
+    else:
+        print_recover_report(report)
+    return 0 if report.ok else 1
 
 
 # -- status --------------------------------------------------------------------

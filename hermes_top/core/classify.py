@@ -8,38 +8,16 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 
-from hermes_top.core.model import HOST_ROLES, Role, SessionInfo, State
+from hermes_top.core import abandon
+from hermes_top.core.evidence import DashboardEvidence
+from hermes_top.core.model import HOST_ROLES, LEAKED_STATES, Confidence, Role, SessionInfo, State
 from hermes_top.core.procfs import RawProc
-from hermes_top.core.rules import Match
+from hermes_top.core.verdict import Candidate, Verdict
 
 #: Longest ancestor chain we follow (guards against loops in a racy table).
 _MAX_DEPTH = 512
-
-
-@dataclass(frozen=True)
-class Candidate:
-    """A process the rules matched (or a zombie child of one)."""
-
-    raw: RawProc
-    argv: tuple[str, ...]
-    match: Match
-    #: argv with secrets redacted (computed once per process, cached by the scan).
-    shown: tuple[str, ...] = ()
-
-    @property
-    def role(self) -> Role:
-        return self.match.role
-
-
-@dataclass(frozen=True)
-class Verdict:
-    state: State
-    reason: str
-    host_pid: int | None
-    dashboard_pid: int | None
-    session_key: str | None
 
 
 def ancestors(pid: int, procs: Mapping[int, RawProc]) -> list[RawProc]:
@@ -71,11 +49,21 @@ def _is_live_host(cand: Candidate | None) -> bool:
 
 
 def classify(
-    procs: Mapping[int, RawProc], found: Mapping[int, Candidate]
+    procs: Mapping[int, RawProc],
+    found: Mapping[int, Candidate],
+    hidden: frozenset[int] = frozenset(),
+    evidence: Mapping[int, DashboardEvidence] | None = None,
+    now: float = 0.0,
+    chains: Mapping[int, list[RawProc]] | None = None,
 ) -> tuple[dict[int, Verdict], dict[int, tuple[SessionInfo, ...]]]:
-    """Verdict per found PID, and the sessions of each dashboard."""
+    """Verdict per found PID, and the sessions of each dashboard.
+
+    ``hidden``: processes that could be Hermes hosts but whose argv we may not
+    read; a worker below one is never called an orphan. ``evidence``: what each
+    live dashboard says about its sessions (see core/abandon.py)."""
     verdicts: dict[int, Verdict] = {}
-    chains = {pid: ancestors(pid, procs) for pid in found}
+    if chains is None:
+        chains = {pid: ancestors(pid, procs) for pid in found}
 
     def nearest_dashboard(pid: int) -> int | None:
         for anc in chains[pid]:
@@ -104,18 +92,37 @@ def classify(
             verdicts[pid] = Verdict(State.LIVE, _host_reason(cand), None, dashboard, None)
             continue
         host, via = _find_host(cand, chains[pid], found)
+        unseen = _hidden_ancestor(chains[pid], hidden, host)
+        if unseen is not None:
+            verdicts[pid] = Verdict(
+                State.LIVE,
+                f"cannot tell: above it runs {unseen.name} {unseen.pid}, whose command line "
+                "we may not read (it may be its host)",
+                None,
+                dashboard,
+                cand.match.session_key,
+            )
+            continue
         if host is None:
             parent_raw = procs.get(raw.ppid)
             if via is not None:
                 why = f"its {_describe(via, via.pid, found)} has no live host either"
             else:
                 why = "no live dashboard, gateway or hermes CLI above it"
+            parent_text = _describe(parent_raw, raw.ppid, found)
+            facts = ["no live dashboard, gateway or hermes CLI among its ancestors"]
+            facts.append(f"parent: {parent_text}")
+            watched = cand.match.watches
+            if watched is not None and watched not in procs:
+                facts.append(f"the PID its watchdog watches ({watched}) is gone")
             verdicts[pid] = Verdict(
                 State.ORPHAN,
-                f"{why}; parent is {_describe(parent_raw, raw.ppid, found)}",
+                f"{why}; parent is {parent_text}",
                 None,
                 None,
                 cand.match.session_key,
+                tuple(facts),
+                Confidence.HIGH,
             )
         else:
             host_cand = found[host]
@@ -128,6 +135,8 @@ def classify(
             )
 
     _mark_stale(found, verdicts)
+    abandon.judge(found, verdicts, evidence or {}, now)
+    _inherit_from_leaked_ancestors(found, verdicts, chains)
     sessions = _sessions(found, verdicts, chains)
     # Give tui/entry processes the key of their session's worker.
     for dash_sessions in sessions.values():
@@ -135,9 +144,7 @@ def classify(
             for pid in session.pids:
                 v = verdicts[pid]
                 if v.session_key is None and session.session_key is not None:
-                    verdicts[pid] = Verdict(
-                        v.state, v.reason, v.host_pid, v.dashboard_pid, session.session_key
-                    )
+                    verdicts[pid] = replace(v, session_key=session.session_key)
     return verdicts, sessions
 
 
@@ -172,6 +179,52 @@ def _find_host(
     return None, first_worker
 
 
+def _hidden_ancestor(
+    chain: list[RawProc], hidden: frozenset[int], host: int | None
+) -> RawProc | None:
+    """The nearest unreadable ancestor below the host (or anywhere, with no host)."""
+    for anc in chain:
+        if anc.pid == host:
+            return None
+        if anc.pid in hidden:
+            return anc
+    return None
+
+
+#: Roles that are found below another Hermes process rather than by argv alone.
+_BELOW_ROLES = frozenset({Role.CHILD, Role.MCP})
+
+
+def _inherit_from_leaked_ancestors(
+    found: Mapping[int, Candidate],
+    verdicts: dict[int, Verdict],
+    chains: Mapping[int, list[RawProc]],
+) -> None:
+    """A process below a leaked worker is part of the leak (its MCP servers, its
+    tools): it takes the worker's state, evidence and confidence. A process
+    found below a live one says what it runs below."""
+    for pid in sorted(found, key=lambda p: len(chains[p])):  # ancestors first
+        v = verdicts[pid]
+        if v.state is State.ZOMBIE or found[pid].role in HOST_ROLES:
+            continue
+        above = next((a.pid for a in chains[pid] if a.pid in found), None)
+        if above is None:
+            continue
+        up = verdicts[above]
+        if up.state in LEAKED_STATES and v.state not in LEAKED_STATES:
+            what = f"{found[above].role.value} {above}"
+            verdicts[pid] = replace(
+                v,
+                state=up.state,
+                reason=f"below {up.state.value} {what}: {up.reason}",
+                evidence=(f"below {up.state.value} {what}", *up.evidence),
+                confidence=up.confidence,
+                session_key=v.session_key or up.session_key,
+            )
+        elif found[pid].role in _BELOW_ROLES and v.state is State.LIVE:
+            verdicts[pid] = replace(v, reason=f"below {found[above].role.value} {above}")
+
+
 def _mark_stale(found: Mapping[int, Candidate], verdicts: dict[int, Verdict]) -> None:
     groups: dict[tuple[int, str], list[Candidate]] = defaultdict(list)
     for pid, cand in found.items():
@@ -185,13 +238,17 @@ def _mark_stale(found: Mapping[int, Candidate], verdicts: dict[int, Verdict]) ->
         newest = twins[-1]
         for old in twins[:-1]:
             v = verdicts[old.raw.pid]
-            verdicts[old.raw.pid] = Verdict(
-                State.STALE,
-                f"session {key} was restarted: newer worker {newest.raw.pid} "
+            verdicts[old.raw.pid] = replace(
+                v,
+                state=State.STALE,
+                reason=f"session {key} was restarted: newer worker {newest.raw.pid} "
                 f"runs under the same parent {ppid}",
-                v.host_pid,
-                v.dashboard_pid,
-                key,
+                session_key=key,
+                evidence=(
+                    f"newer worker {newest.raw.pid} has the same --session-key {key}",
+                    f"both are children of {ppid}",
+                ),
+                confidence=Confidence.HIGH,
             )
 
 

@@ -1,31 +1,41 @@
-"""``Core``: the object the CLI and the TUI both talk to (implements CoreAPI)."""
+"""``Core``: the object the CLI and the TUI both talk to, and ``CoreAPI``, the
+protocol it implements (the TUI's tests implement it over canned data)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
-from hermes_top.core.api import ReadOnlyError
+from hermes_top.core.dashboards import SLOW_FACTS_S
+from hermes_top.core.errors import ReadOnlyError, ScanError
+from hermes_top.core.escape import escape_control
 from hermes_top.core.model import (
-    ActionResult,
+    ActionReport,
     FdBreakdown,
     ProcessInfo,
     ReapPlan,
-    ReapReport,
-    ServiceOutcome,
     Snapshot,
-    State,
 )
-from hermes_top.core.pins import PinRegistry
+from hermes_top.core.pinned import PinRegistry
 from hermes_top.core.platform import Platform, current_platform
+from hermes_top.core.policy import SafetyPolicy, plan_reap
+from hermes_top.core.policy import dry_run as dry_run_report
+from hermes_top.core.procfs import ProcUnreadable
+from hermes_top.core.recovery import (
+    RecoverPlan,
+    RecoverReport,
+    Supervisor,
+    plan_recover,
+    run_recover,
+)
 from hermes_top.core.scan import ScanCache, build_snapshot
 
 if TYPE_CHECKING:
     # Signalling code is imported when first used: `hermes-top list` never needs it.
     from hermes_top.core.journal import Journal
-    from hermes_top.core.reap import SafetyPolicy, Signaller
+    from hermes_top.core.reap import Signaller
 
 #: How many file targets the FD breakdown lists.
 TOP_TARGETS = 8
@@ -44,6 +54,47 @@ def classify_fd_target(target: str) -> str:
     return "other"
 
 
+class CoreAPI(Protocol):
+    #: When True every signal and restart raises ReadOnlyError.
+    readonly: bool
+
+    def scan(self) -> Snapshot:
+        """One full scan: discover, classify, count FDs and limits."""
+        ...
+
+    def fd_breakdown(self, pid: int) -> FdBreakdown:
+        """FD kinds and top targets of one process (on demand: costs a readdir)."""
+        ...
+
+    def plan_reap(
+        self, snapshot: Snapshot, *, include_stale: bool = False, min_age_s: float = 0.0
+    ) -> ReapPlan:
+        """Orphans (and stale workers if asked) older than ``min_age_s``."""
+        ...
+
+    def send_signal(self, targets: Sequence[ProcessInfo], sig: int) -> ActionReport:
+        """Send one signal to each pinned identity; never to a changed process."""
+        ...
+
+    def reap(
+        self, targets: Sequence[ProcessInfo], *, grace_s: float = 3.0, dry_run: bool = False
+    ) -> ActionReport:
+        """Bulk reap: TERM all, wait up to grace together, KILL survivors."""
+        ...
+
+    def plan_recover(
+        self, snapshot: Snapshot, dashboard_pid: int | None = None, *, restart_only: bool = False
+    ) -> RecoverPlan:
+        """What recovering each dashboard in trouble (or the one given) would do."""
+        ...
+
+    def recover(
+        self, plan: RecoverPlan, *, grace_s: float = 3.0, wait_s: float = 30.0
+    ) -> RecoverReport:
+        """Reap, restart through whatever runs it, wait until it answers, reap leftovers."""
+        ...
+
+
 class Core:
     def __init__(
         self,
@@ -54,10 +105,9 @@ class Core:
         platform: Platform | None = None,
         journal: Journal | None = None,
         clock: Callable[[], float] = time.time,
-        service_manager: str | None = None,
-        service_name: str | None = None,
-        restart: Callable[[], ServiceOutcome] | None = None,
+        supervisor: Supervisor | None = None,
         pin: bool = True,
+        incremental: bool = False,
     ) -> None:
         self.readonly = readonly
         self.allow_other_users = allow_other_users
@@ -65,13 +115,16 @@ class Core:
         self.platform = platform or current_platform()
         self._journal = journal
         self.clock = clock
-        self.service_manager = service_manager
-        self.service_name = service_name
-        #: Replaces the launchd/systemd restart (the demo has no real agent).
-        self._restart = restart
+        #: Restarts a dashboard through whatever runs it (hermes_top/service).
+        self.supervisor = supervisor
         # pin=False: a read-only listing needs no pidfds (signals then fall back
         # to pinning at signal time, verified by create time, uid and argv).
-        self._cache = ScanCache(pins=PinRegistry(self.platform.open_pidfd) if pin else None)
+        pins = PinRegistry(self.platform.open_pidfd, self.platform.fd_headroom) if pin else None
+        # incremental=True (the TUI): between full passes only new PIDs and the
+        # Hermes processes and their ancestors are read (see ScanCache.next_table).
+        self._cache = ScanCache(pins=pins, incremental=incremental)
+        if incremental:
+            self._cache.dashboards.reuse_s = SLOW_FACTS_S
 
     def close(self) -> None:
         """Release the pidfds pinned by scans."""
@@ -81,7 +134,14 @@ class Core:
     # -- reading -------------------------------------------------------------
 
     def scan(self) -> Snapshot:
-        return build_snapshot(self.platform, self._cache, now=self.clock, scope=self.scope)
+        try:
+            return build_snapshot(self.platform, self._cache, now=self.clock, scope=self.scope)
+        except ProcUnreadable as err:
+            # A partial table could hide a dashboard and make its workers look orphaned.
+            raise ScanError(
+                f"cannot read the process table: {err.strerror or err}; "
+                "nothing was classified or signalled"
+            ) from err
 
     def fd_breakdown(self, pid: int) -> FdBreakdown:
         try:
@@ -91,7 +151,10 @@ class Core:
         except Exception as err:  # psutil.NoSuchProcess, FileNotFoundError ...
             return FdBreakdown(pid, None, {}, (), "", f"cannot list FDs of PID {pid}: {err}")
         kinds = Counter(classify_fd_target(t) for t in targets.values())
-        files = Counter(t for t in targets.values() if classify_fd_target(t) == "file")
+        # File names are chosen by whoever created the files: escape before showing.
+        files = Counter(
+            escape_control(t) for t in targets.values() if classify_fd_target(t) == "file"
+        )
         total, _ = self.platform.num_fds(pid)
         return FdBreakdown(
             pid=pid,
@@ -104,26 +167,7 @@ class Core:
     def plan_reap(
         self, snapshot: Snapshot, *, include_stale: bool = False, min_age_s: float = 0.0
     ) -> ReapPlan:
-        wanted = {State.ORPHAN, State.STALE} if include_stale else {State.ORPHAN}
-        policy = self._policy()
-        targets: list[ProcessInfo] = []
-        excluded: list[tuple[ProcessInfo, str]] = []
-        for proc in snapshot.processes:
-            if proc.state not in wanted:
-                if proc.state is State.ZOMBIE:
-                    excluded.append((proc, f"zombie: only its parent {proc.ppid} can reap it"))
-                elif proc.state is State.STALE:
-                    excluded.append((proc, "stale (include stale workers to reap it)"))
-                continue
-            if proc.age_s < min_age_s:
-                excluded.append((proc, f"younger than {min_age_s:g} s"))
-                continue
-            refusal = policy.refusal(proc)
-            if refusal is not None:
-                excluded.append((proc, refusal[1]))
-                continue
-            targets.append(proc)
-        return ReapPlan(tuple(targets), tuple(excluded))
+        return plan_reap(snapshot, self._policy(), include_stale=include_stale, min_age_s=min_age_s)
 
     # -- acting ----------------------------------------------------------------
 
@@ -136,8 +180,6 @@ class Core:
         return self._journal
 
     def _policy(self) -> SafetyPolicy:
-        from hermes_top.core.reap import SafetyPolicy
-
         return SafetyPolicy.current(
             self.platform, allow_other_users=self.allow_other_users, in_scope=self.scope
         )
@@ -149,23 +191,39 @@ class Core:
             self.platform, self.journal.for_action(), self._policy(), pins=self._cache.pins
         )
 
-    def send_signal(self, targets: Sequence[ProcessInfo], sig: int) -> tuple[ActionResult, ...]:
+    def send_signal(self, targets: Sequence[ProcessInfo], sig: int) -> ActionReport:
         if self.readonly:
             raise ReadOnlyError("send signals")
         return self._signaller().send_signal(targets, sig)
 
     def reap(
         self, targets: Sequence[ProcessInfo], *, grace_s: float = 3.0, dry_run: bool = False
-    ) -> ReapReport:
-        if self.readonly and not dry_run:
-            raise ReadOnlyError("reap processes")
-        return self._signaller().reap(targets, grace_s, dry_run=dry_run)
-
-    def restart_dashboard(self) -> ServiceOutcome:
+    ) -> ActionReport:
+        if dry_run:
+            return dry_run_report(self._policy(), targets, grace_s)
         if self.readonly:
-            raise ReadOnlyError("restart the dashboard")
-        if self._restart is not None:
-            return self._restart()
-        from hermes_top.core.services import restart_dashboard_service
+            raise ReadOnlyError("reap processes")
+        return self._signaller().reap(targets, grace_s)
 
-        return restart_dashboard_service(self.service_manager, self.service_name)
+    def record(self, record: dict[str, Any]) -> bool:
+        """One journal record outside a signal action (a restart): True once written."""
+        journal = self.journal.for_action()
+        journal.open()  # raises: no journal, no restart
+        try:
+            return journal.write(record)
+        finally:
+            journal.close()
+
+    def plan_recover(
+        self, snapshot: Snapshot, dashboard_pid: int | None = None, *, restart_only: bool = False
+    ) -> RecoverPlan:
+        return plan_recover(
+            self, snapshot, self.supervisor, dashboard_pid, restart_only=restart_only
+        )
+
+    def recover(
+        self, plan: RecoverPlan, *, grace_s: float = 3.0, wait_s: float = 30.0
+    ) -> RecoverReport:
+        if self.readonly:
+            raise ReadOnlyError("recover a dashboard")
+        return run_recover(self, plan, self.supervisor, grace_s=grace_s, wait_s=wait_s)

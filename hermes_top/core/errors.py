@@ -11,6 +11,18 @@ class HermesTopError(Exception):
         self.exit_code = exit_code
 
 
+class ScanError(HermesTopError):
+    """The process table could not be read whole: no verdict may be drawn from it."""
+
+
+class ReadOnlyError(HermesTopError):
+    """A signal or restart asked of a read-only core."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__(f"read-only mode: refusing to {action}", exit_code=2)
+        self.action = action
+
+
 class UsageError(HermesTopError):
     """Bad arguments or an impossible request (exit 2)."""
 

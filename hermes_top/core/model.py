@@ -21,6 +21,11 @@ class Role(enum.StrEnum):
     TUI = "tui"
     GATEWAY_ENTRY = "gateway_entry"
     SLASH_WORKER = "slash_worker"
+    #: An MCP server a worker or a dashboard runs: the ``mcp_stdio_watchdog.py``
+    #: wrapper and the command below it.
+    MCP = "mcp"
+    #: Any other process below a Hermes process (a tool a worker started ...).
+    CHILD = "child"
     # A zombie child of a Hermes process whose argv is gone and whose name
     # does not say what it was.
     UNKNOWN = "unknown"
@@ -28,19 +33,28 @@ class Role(enum.StrEnum):
 
 #: Processes that can own workers: any live Hermes CLI invocation.
 HOST_ROLES = frozenset({Role.DASHBOARD, Role.GATEWAY, Role.CLI})
-#: Processes that belong to a chat session and can leak.
-WORKER_ROLES = frozenset({Role.TUI, Role.GATEWAY_ENTRY, Role.SLASH_WORKER})
 
 
 class State(enum.StrEnum):
     LIVE = "live"
+    #: Kept by the dashboard on purpose (a closed tab's keep-alive), for a while.
+    PARKED = "parked"
     STALE = "stale"
+    #: Its host is alive but no longer serves it (see ``ProcessInfo.evidence``).
+    ABANDONED = "abandoned"
     ORPHAN = "orphan"
     ZOMBIE = "zombie"
 
 
-#: States worth a user's attention, most urgent first.
-LEAK_STATES = (State.ORPHAN, State.STALE, State.ZOMBIE)
+#: States that mean "leaked": a reap can end them.
+LEAKED_STATES = frozenset({State.ORPHAN, State.STALE, State.ABANDONED})
+
+
+class Confidence(enum.StrEnum):
+    """How sure a leak verdict is: ``high`` is reaped by default, ``low`` only by --pid."""
+
+    HIGH = "high"
+    LOW = "low"
 
 
 @dataclass(frozen=True)
@@ -103,8 +117,16 @@ class ProcessInfo:
     num_fds: int | None
     #: Why ``num_fds`` is None (e.g. "access denied").
     num_fds_error: str | None
-    #: argv with secrets redacted: safe to print.
+    #: argv with secrets redacted and control characters escaped: safe to print.
     cmdline: tuple[str, ...]
+    #: Why the state was given, one short fact each (leaks: what proves it).
+    evidence: tuple[str, ...] = ()
+    #: How sure a leak verdict is (None for live, parked and zombie processes).
+    confidence: Confidence | None = None
+    #: Resident memory, where readable.
+    rss_bytes: int | None = None
+    #: CPU time used so far (user + system): the TUI's CPU% from two snapshots.
+    cpu_seconds: float | None = None
 
     @property
     def pid(self) -> int:
@@ -120,7 +142,7 @@ class ProcessInfo:
 
     @property
     def is_leaked(self) -> bool:
-        return self.state in (State.ORPHAN, State.STALE)
+        return self.state in LEAKED_STATES
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +162,10 @@ class ProcessInfo:
             "num_fds": self.num_fds,
             "num_fds_error": self.num_fds_error,
             "cmdline": list(self.cmdline),
+            "evidence": list(self.evidence),
+            "confidence": self.confidence.value if self.confidence else None,
+            "rss_bytes": self.rss_bytes,
+            "cpu_seconds": self.cpu_seconds,
         }
 
 
@@ -152,6 +178,8 @@ class SessionInfo:
     session_key: str | None
     tui_pid: int | None
     pids: tuple[int, ...]
+    #: Resident memory of its processes together (those readable).
+    rss_bytes: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -159,14 +187,54 @@ class SessionInfo:
             "session_key": self.session_key,
             "tui_pid": self.tui_pid,
             "pids": list(self.pids),
+            "rss_bytes": self.rss_bytes,
         }
 
 
-#: A dashboard at this share of its soft FD limit is near it (`list --check`,
-#: doctor's warning, the TUI's "▲ HIGH")...
-FD_HIGH_RATIO = 0.80
-#: ... and at this share, critical (doctor's error, the TUI's "✖ CRITICAL").
-FD_CRITICAL_RATIO = 0.95
+class Remedy(enum.StrEnum):
+    """What brings a dashboard back to health (see core/problems.py)."""
+
+    NONE = "none"
+    REAP = "reap"
+    RESTART = "restart"
+    REAP_RESTART = "reap+restart"
+
+
+@dataclass(frozen=True)
+class FdBudget:
+    """Where a dashboard's FDs go. Pipes are told apart by who holds their other
+    end (Linux: by inode); on macOS only the total is known (``exact`` False)."""
+
+    total: int
+    #: stdin/stdout/stderr.
+    std: int = 0
+    #: Pipes to live workers and tabs.
+    live_pipes: int = 0
+    #: Pipes to orphaned, abandoned or stale processes below it.
+    leaked_pipes: int = 0
+    #: Pipes whose other end no process below it holds (zombies' pipes): only a
+    #: restart frees them.
+    dead_pipes: int = 0
+    #: SQLite handles per database (the .db, -wal and -shm of one file together).
+    sqlite: Mapping[str, int] = field(default_factory=dict)
+    sockets: int = 0
+    ptys: int = 0
+    other: int = 0
+    exact: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "std": self.std,
+            "live_pipes": self.live_pipes,
+            "leaked_pipes": self.leaked_pipes,
+            "dead_pipes": self.dead_pipes,
+            "sqlite": dict(self.sqlite),
+            "sockets": self.sockets,
+            "ptys": self.ptys,
+            "other": self.other,
+            "exact": self.exact,
+        }
 
 
 @dataclass(frozen=True)
@@ -174,13 +242,23 @@ class DashboardInfo:
     pid: int
     num_fds: int | None
     limits: FdLimits
-    #: FDs of the dashboard that reaping its leaked workers would free.
+    #: FDs of the dashboard that reaping its leaked processes would free on its
+    #: version (on 0.13 nothing: it keeps the dead workers' pipes).
     reclaimable_fds: int
-    #: True when ``reclaimable_fds`` is 3 per leaked child rather than counted pipes.
+    #: True when ``reclaimable_fds`` is estimated rather than counted pipe by pipe.
     reclaimable_is_estimate: bool
     sessions: tuple[SessionInfo, ...]
     port: int | None = None
     profile: str | None = None
+    #: The hermes-agent version it runs (site-packages or /api/status), if known.
+    hermes_version: str | None = None
+    fd_budget: FdBudget | None = None
+    #: FDs a restart would give back (leaked and dead pipes, excess SQLite handles).
+    restart_frees: int = 0
+    remedy: Remedy = Remedy.NONE
+    remedy_reason: str = ""
+    #: Resident memory of the dashboard and everything below it.
+    rss_bytes: int = 0
 
     @property
     def fd_ratio(self) -> float | None:
@@ -201,6 +279,12 @@ class DashboardInfo:
             "fd_limit_detail": self.limits.detail,
             "reclaimable_fds": self.reclaimable_fds,
             "reclaimable_is_estimate": self.reclaimable_is_estimate,
+            "restart_frees": self.restart_frees,
+            "hermes_version": self.hermes_version,
+            "fd_budget": self.fd_budget.to_json() if self.fd_budget else None,
+            "remedy": self.remedy.value,
+            "remedy_reason": self.remedy_reason,
+            "rss_bytes": self.rss_bytes,
             "sessions": [s.to_json() for s in self.sessions],
         }
 
@@ -269,7 +353,8 @@ class Outcome(enum.StrEnum):
     CHANGED = "changed"  # identity no longer matches: skipped
     ZOMBIE = "zombie"  # cannot be killed; its parent must reap it
     SURVIVED = "survived"  # still alive after SIGKILL (e.g. D state)
-    SKIPPED = "skipped"  # refused by a safety rule (detail says which)
+    SKIPPED = "skipped"  # refused by a safety rule, or could not be pinned (detail says)
+    UNKNOWN = "unknown"  # signalled, but we could not look whether it ended (e.g. EMFILE)
     PLANNED = "planned"  # dry run: would be signalled
 
 
@@ -296,11 +381,17 @@ class ActionResult:
 
 
 @dataclass(frozen=True)
-class ReapReport:
+class ActionReport:
+    """What one signal action or reap did to each target."""
+
     dry_run: bool
     grace_s: float
     elapsed_s: float
     results: tuple[ActionResult, ...]
+    #: Journal records that could not be written (disk full ...): the action
+    #: still finished its plan; these signals are missing from the journal.
+    journal_lost: int = 0
+    journal_error: str | None = None
 
     @property
     def all_ended(self) -> bool:
@@ -312,6 +403,8 @@ class ReapReport:
             "grace_s": self.grace_s,
             "elapsed_s": round(self.elapsed_s, 3),
             "results": [r.to_json() for r in self.results],
+            "journal_lost": self.journal_lost,
+            "journal_error": self.journal_error,
         }
 
 

@@ -13,24 +13,29 @@ Linux by injecting it (see tests/core/test_platform_mac.py).
 from __future__ import annotations
 
 import os
+import resource
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Container, Mapping
 from typing import TYPE_CHECKING
 
 from hermes_top.core import procfs
-from hermes_top.core.handles import (
+from hermes_top.core.escape import escape_control
+from hermes_top.core.model import FdLimits, Identity
+from hermes_top.core.pinned import (
     PidfdHandle,
     ProcessHandle,
     ReverifyHandle,
     status_letter,
 )
-from hermes_top.core.model import FdLimits, Identity
-from hermes_top.core.procfs import RawProc
+from hermes_top.core.procfs import RawProc, TcpSocket
 
 if TYPE_CHECKING:
     import psutil
+
+
+#: (process, profile) -> the limits it runs with, inferred (macOS).
+LimitSource = Callable[[RawProc, str | None], FdLimits]
 
 
 class Platform(ABC):
@@ -39,15 +44,20 @@ class Platform(ABC):
     exact_reclaim: bool
 
     @abstractmethod
-    def list_processes(self) -> dict[int, RawProc]:
-        """Cheap facts of every process; ``uid`` may be -1 (see ``with_uid``)."""
+    def list_processes(
+        self, previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
+    ) -> dict[int, RawProc]:
+        """Cheap facts of every process; ``uid`` may be -1 (see ``with_uid``).
+        With ``previous``, only new PIDs and those in ``refresh`` are read again."""
 
     def with_uid(self, proc: RawProc) -> RawProc | None:
         """``proc`` with its uid filled in (None if it is gone)."""
         return proc
 
     @abstractmethod
-    def cmdline(self, pid: int) -> tuple[str, ...] | None: ...
+    def cmdline(self, pid: int) -> tuple[str, ...] | None:
+        """argv; None if the process is gone. PermissionError if we may not read
+        it; ProcUnreadable when it could not be read (EMFILE ...)."""
 
     @abstractmethod
     def num_fds(self, pid: int) -> tuple[int | None, str | None]: ...
@@ -61,22 +71,63 @@ class Platform(ABC):
         return None
 
     @abstractmethod
+    def rss(self, pid: int) -> int | None:
+        """Resident memory in bytes, None when unreadable."""
+
+    def tcp_sockets(self) -> list[TcpSocket] | None:
+        """This namespace's TCP sockets, to match a dashboard's connections to
+        their other ends; None where the platform does not show them."""
+        return None
+
+    def environ(self, pid: int) -> dict[str, str] | None:
+        """A process's environment where readable (a hint, never proof)."""
+        return None
+
+    @abstractmethod
+    def cwd(self, pid: int) -> str | None:
+        """A process's working directory, None when unreadable."""
+
+    def nofile_of(self, pid: int) -> tuple[int | None, int | None] | None:
+        """The NOFILE limits read from the process itself (None = unlimited),
+        or None where they cannot be read (macOS: only inferred, see nofile_limits)."""
+        return None
+
+    def groups_of(self, pid: int) -> tuple[int, list[int]] | None:
+        """(gid, supplementary groups) of a process, where readable."""
+        return None
+
+    @abstractmethod
+    def exe(self, pid: int) -> str | None:
+        """The executable a process runs (its interpreter for a script), None when unreadable."""
+
+    @abstractmethod
     def nofile_limits(self, proc: RawProc, profile: str | None = None) -> FdLimits: ...
 
     @abstractmethod
-    def open_handle(self, identity: Identity, pidfd: int | None = None) -> ProcessHandle:
-        """Pin a process for signalling. Raises ProcessLookupError if gone."""
+    def open_handle(
+        self, identity: Identity, pidfd: int | None = None, trusted: bool = False
+    ) -> ProcessHandle:
+        """Pin a process for signalling (``pidfd``: a scan-time pin we now own;
+        ``trusted``: its start time was checked when it was pinned).
+        Raises ProcessLookupError if gone."""
 
     def open_pidfd(self, pid: int) -> int | None:
         """A pidfd for ``pid`` where the platform has them, else None."""
         return None
 
-    def identity_of(self, pid: int) -> Identity | None:
-        raw = self.list_one(pid)
-        argv = self.cmdline(pid)
-        if raw is None or argv is None:
-            return None
-        return Identity(pid, raw.create_time, raw.uid, argv)
+    def fd_headroom(self) -> int:
+        """How many more FDs this process may open now (soft limit minus open ones)."""
+        soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft == resource.RLIM_INFINITY:
+            return 1 << 30
+        try:
+            used = len(os.listdir(self.own_fd_dir))
+        except OSError:
+            return 0  # cannot even open a directory: no room at all
+        return soft - used
+
+    #: Where this process's own FDs are listed.
+    own_fd_dir = "/dev/fd"
 
     @abstractmethod
     def list_one(self, pid: int) -> RawProc | None: ...
@@ -85,9 +136,12 @@ class Platform(ABC):
 class LinuxPlatform(Platform):
     name = "linux"
     exact_reclaim = True
+    own_fd_dir = "/proc/self/fd"
 
-    def list_processes(self) -> dict[int, RawProc]:
-        return procfs.list_processes()
+    def list_processes(
+        self, previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
+    ) -> dict[int, RawProc]:
+        return procfs.list_processes(previous, refresh)
 
     def list_one(self, pid: int) -> RawProc | None:
         return procfs.read_proc(pid)
@@ -110,14 +164,43 @@ class LinuxPlatform(Platform):
     def pipe_inodes(self, pid: int) -> dict[int, int] | None:
         return procfs.pipe_inodes(pid)
 
+    def rss(self, pid: int) -> int | None:
+        return procfs.read_rss(pid)
+
+    def tcp_sockets(self) -> list[TcpSocket] | None:
+        return procfs.tcp_sockets()
+
+    def environ(self, pid: int) -> dict[str, str] | None:
+        return procfs.read_environ(pid)
+
+    def cwd(self, pid: int) -> str | None:
+        try:
+            return os.readlink(f"/proc/{pid}/cwd")
+        except OSError:
+            return None
+
+    def nofile_of(self, pid: int) -> tuple[int | None, int | None] | None:
+        return procfs.read_nofile_limits(pid)
+
+    def groups_of(self, pid: int) -> tuple[int, list[int]] | None:
+        return procfs.read_groups(pid)
+
+    def exe(self, pid: int) -> str | None:
+        try:
+            return os.readlink(f"/proc/{pid}/exe")
+        except OSError:
+            return None
+
     def nofile_limits(self, proc: RawProc, profile: str | None = None) -> FdLimits:
         limits = procfs.read_nofile_limits(proc.pid)
         if limits is None:
             return FdLimits(None, None, "unknown", True, f"/proc/{proc.pid}/limits unreadable")
         return FdLimits(limits[0], limits[1], "proc", False, f"/proc/{proc.pid}/limits")
 
-    def open_handle(self, identity: Identity, pidfd: int | None = None) -> ProcessHandle:
-        return PidfdHandle(identity, pidfd)
+    def open_handle(
+        self, identity: Identity, pidfd: int | None = None, trusted: bool = False
+    ) -> ProcessHandle:
+        return PidfdHandle(identity, pidfd, trusted)
 
     def open_pidfd(self, pid: int) -> int | None:
         try:
@@ -135,13 +218,11 @@ class MacPlatform(Platform):
     name = "darwin"
     exact_reclaim = False
 
-    def __init__(
-        self,
-        launch_agents_dir: Path | None = None,
-        launchctl_maxfiles: Callable[[], tuple[int, int | None] | None] | None = None,
-    ) -> None:
-        self.launch_agents_dir = launch_agents_dir
-        self._launchctl_maxfiles = launchctl_maxfiles
+    def __init__(self, limits: LimitSource | None = None) -> None:
+        #: Where a dashboard's limit is inferred from (no API reads another
+        #: process's RLIMIT_NOFILE on macOS): the launchd plist chain in
+        #: hermes_top/service/limits_macos.py, injected by the CLI.
+        self._limits = limits
 
     def _raw(self, proc: psutil.Process) -> RawProc:
 
@@ -154,21 +235,27 @@ class MacPlatform(Platform):
             return RawProc(
                 pid=proc.pid,
                 ppid=proc.ppid(),
-                name=proc.name(),
+                name=escape_control(proc.name()),
                 status=status_letter(proc.status()),
                 create_time=proc.create_time(),
                 uid=proc.uids().real,
                 pgid=pgid,
                 sid=sid,
+                cpu_s=_cpu_seconds(proc),
             )
 
-    def list_processes(self) -> dict[int, RawProc]:
+    def list_processes(
+        self, previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
+    ) -> dict[int, RawProc]:
         import psutil
 
         procs: dict[int, RawProc] = {}
-        for proc in psutil.process_iter():
+        for pid in psutil.pids():  # cheap: one sysctl; each process read costs far more
+            if previous is not None and pid not in refresh and pid in previous:
+                procs[pid] = previous[pid]
+                continue
             try:
-                procs[proc.pid] = self._raw(proc)
+                procs[pid] = self._raw(psutil.Process(pid))
             except (psutil.NoSuchProcess, psutil.AccessDenied):
                 continue
         return procs
@@ -188,8 +275,10 @@ class MacPlatform(Platform):
             return tuple(psutil.Process(pid).cmdline())
         except psutil.ZombieProcess:
             return ()
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+        except psutil.NoSuchProcess:
             return None
+        except psutil.AccessDenied as err:
+            raise PermissionError(f"argv of PID {pid} is not readable") from err
 
     def num_fds(self, pid: int) -> tuple[int | None, str | None]:
         import psutil
@@ -201,6 +290,39 @@ class MacPlatform(Platform):
         except psutil.NoSuchProcess:
             return None, "process gone"
 
+    def rss(self, pid: int) -> int | None:
+        import psutil
+
+        try:
+            return int(psutil.Process(pid).memory_info().rss)
+        except (psutil.Error, OSError):
+            return None
+
+    def environ(self, pid: int) -> dict[str, str] | None:
+        import psutil
+
+        try:
+            # Often {} on macOS even for our own processes (see hermes-facts.md).
+            return dict(psutil.Process(pid).environ()) or None
+        except (psutil.Error, OSError):
+            return None
+
+    def cwd(self, pid: int) -> str | None:
+        import psutil
+
+        try:
+            return str(psutil.Process(pid).cwd()) or None
+        except (psutil.Error, OSError):
+            return None
+
+    def exe(self, pid: int) -> str | None:
+        import psutil
+
+        try:
+            return str(psutil.Process(pid).exe()) or None
+        except (psutil.Error, OSError):
+            return None
+
     def fd_targets(self, pid: int) -> tuple[dict[int, str], str]:
         import psutil
 
@@ -209,24 +331,28 @@ class MacPlatform(Platform):
         return {f.fd: f.path for f in files}, "psutil open_files (files only)"
 
     def nofile_limits(self, proc: RawProc, profile: str | None = None) -> FdLimits:
-        # No API reads another process's RLIMIT_NOFILE on macOS: say where the
-        # number comes from. launchd agents (ppid 1) get the plist's limits,
-        # else launchctl's maxfiles, else the launchd default.
-        from hermes_top.core import limits_macos
+        if self._limits is None:
+            return FdLimits(None, None, "unknown", True, "no limit source (macOS cannot read it)")
+        return self._limits(proc, profile)
 
-        return limits_macos.infer_nofile_limits(
-            proc,
-            profile=profile,
-            launch_agents_dir=self.launch_agents_dir,
-            launchctl_maxfiles=self._launchctl_maxfiles,
-        )
-
-    def open_handle(self, identity: Identity, pidfd: int | None = None) -> ProcessHandle:
+    def open_handle(
+        self, identity: Identity, pidfd: int | None = None, trusted: bool = False
+    ) -> ProcessHandle:
         import psutil
 
         if not psutil.pid_exists(identity.pid):
             raise ProcessLookupError(identity.pid)
         return ReverifyHandle(identity)
+
+
+def _cpu_seconds(proc: psutil.Process) -> float:
+    import psutil
+
+    try:
+        times = proc.cpu_times()
+    except (psutil.Error, OSError):
+        return 0.0
+    return float(times.user + times.system)
 
 
 def current_platform() -> Platform:

@@ -7,9 +7,13 @@ only for candidates. Every reader tolerates the process vanishing mid-read.
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Container, Mapping
 from functools import lru_cache
 from typing import NamedTuple
+
+from hermes_top.core.escape import escape_control
 
 PROC = "/proc"
 
@@ -30,6 +34,8 @@ class RawProc(NamedTuple):
     uid: int
     pgid: int
     sid: int
+    #: CPU time used so far (user + system), in seconds.
+    cpu_s: float = 0.0
 
 
 @lru_cache(maxsize=1)
@@ -46,12 +52,18 @@ def clock_ticks() -> int:
     return os.sysconf("SC_CLK_TCK")
 
 
+def stat_fields(data: bytes) -> list[bytes]:
+    """The fields of a /proc/PID/stat line after comm: [0] is field 3 (state) of
+    proc(5), [1] ppid, [2] pgrp, [3] session, [4] tty_nr, [19] starttime.
+    comm may contain spaces and parentheses: it ends at the *last* ')'."""
+    return data[data.rindex(b")") + 2 :].split(maxsplit=20)  # nothing past field 22 is used
+
+
 def parse_stat(pid: int, data: bytes, uid: int) -> RawProc:
-    # comm may contain spaces and parentheses: it ends at the *last* ')'.
     close_paren = data.rindex(b")")
-    name = data[data.index(b"(") + 1 : close_paren].decode("utf-8", "replace")
-    # fields[0] is field 3 (state) of proc(5); starttime is field 22.
-    fields = data[close_paren + 2 :].split(maxsplit=20)  # we need nothing past field 22
+    # comm is set by the process itself (prctl PR_SET_NAME): escape it once, here.
+    name = escape_control(data[data.index(b"(") + 1 : close_paren].decode("utf-8", "replace"))
+    fields = stat_fields(data)
     return RawProc(
         pid,
         int(fields[1]),
@@ -61,25 +73,88 @@ def parse_stat(pid: int, data: bytes, uid: int) -> RawProc:
         uid,
         int(fields[2]),
         int(fields[3]),
+        (int(fields[11]) + int(fields[12])) / clock_ticks(),  # utime + stime
     )
 
 
-def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
-    """The cheap facts of one process, or None if it is gone.
+class ProcUnreadable(OSError):
+    """A /proc read failed for a reason that says nothing about the process:
+    we ran out of FDs or memory, or the kernel returned EIO. Never "gone"."""
 
+
+class ProcessTableIncomplete(ProcUnreadable):
+    """Some processes could not be read: a verdict from this table could call a
+    live worker orphaned (its dashboard missing), so nobody may act on it."""
+
+
+#: errno values meaning "this process no longer exists".
+_GONE = frozenset({errno.ENOENT, errno.ESRCH})
+#: errno values meaning "it exists but is hidden from us" (hidepid, another user).
+_HIDDEN = frozenset({errno.EACCES, errno.EPERM})
+
+
+def _unreadable(err: OSError, what: str) -> ProcUnreadable:
+    return ProcUnreadable(err.errno or 0, f"cannot read {what}: {err.strerror or err}")
+
+
+def _read(path: str, size: int = 4096) -> bytes | None:
+    """The file's bytes; None if the process is gone; PermissionError if hidden;
+    ProcUnreadable on anything else (EMFILE, ENOMEM, EIO ...)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError as err:
+        if err.errno in _GONE:
+            return None
+        if err.errno in _HIDDEN:
+            raise PermissionError(err.errno, err.strerror, path) from err
+        raise _unreadable(err, path) from err
+    try:
+        chunks = []
+        while True:
+            chunk = os.read(fd, size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            if len(chunk) < size:
+                break
+        return b"".join(chunks)
+    except OSError as err:
+        if err.errno in _GONE:
+            return None  # the process exited while we read (ESRCH)
+        raise _unreadable(err, path) from err
+    finally:
+        os.close(fd)
+
+
+def read_stat_fields(pid: int) -> list[bytes] | None:
+    """``stat_fields`` of a process; None if it is gone or hidden from us."""
+    try:
+        data = _read(f"{PROC}/{pid}/stat")
+    except PermissionError:
+        return None
+    return stat_fields(data) if data else None
+
+
+def start_ticks(pid: int) -> int | None:
+    """Start time in clock ticks since boot: with the PID, the exact identity of
+    a process (a reused PID has another start). None if it is gone."""
+    fields = read_stat_fields(pid)
+    return int(fields[19]) if fields else None
+
+
+def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
+    """The cheap facts of one process; None if it is gone or hidden from us.
+
+    Raises ProcUnreadable when it could not be read (never reported as gone).
     ``with_uid=False`` skips reading the uid (it is then -1): the scan needs the
     uid only of the few processes that turn out to be Hermes (see ``read_uid``).
     """
     try:
-        fd = os.open(f"{PROC}/{pid}/stat", os.O_RDONLY)
-    except OSError:
+        data = _read(f"{PROC}/{pid}/stat")
+    except PermissionError:
+        return None  # hidepid: not ours to see
+    if data is None:
         return None
-    try:
-        data = os.read(fd, 4096)
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
     uid = -1
     if with_uid:
         found = read_uid(pid)
@@ -93,39 +168,74 @@ def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
 
 
 def read_uid(pid: int) -> int | None:
-    """The real uid (first ``Uid:`` field of /proc/PID/status), or None if gone.
+    """The real uid (first ``Uid:`` field of /proc/PID/status); None if gone or hidden.
 
     Not the owner of /proc/PID: for a non-dumpable process that is root.
+    Raises ProcUnreadable when the file could not be read.
     """
     try:
-        with open(f"{PROC}/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"Uid:"):
-                    return int(line.split()[1])
-    except (OSError, ValueError, IndexError):
+        data = _read(f"{PROC}/{pid}/status", 8192)
+    except PermissionError:
         return None
+    if data is None:
+        return None
+    for line in data.splitlines():
+        if line.startswith(b"Uid:"):
+            try:
+                return int(line.split()[1])
+            except (ValueError, IndexError):
+                return None
     return None
 
 
-def list_processes() -> dict[int, RawProc]:
+def list_processes(
+    previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
+) -> dict[int, RawProc]:
     """Every process (not thread) visible in /proc, uid not filled in (-1).
-    Vanishing ones are skipped."""
+
+    With ``previous`` (an incremental tick) only new PIDs and those in
+    ``refresh`` are read; the others keep their earlier entry. Vanishing ones
+    are skipped. Raises ProcessTableIncomplete when any entry could not be read
+    for lack of resources: a partial table must not be used.
+    """
     procs: dict[int, RawProc] = {}
-    for entry in os.listdir(PROC):
+    failed: list[ProcUnreadable] = []
+    try:
+        entries = os.listdir(PROC)
+    except OSError as err:
+        raise ProcessTableIncomplete(err.errno or 0, f"cannot list {PROC}: {err.strerror}") from err
+    for entry in entries:
         if not entry.isdigit():
             continue
-        proc = read_proc(int(entry), with_uid=False)
+        pid = int(entry)
+        if previous is not None and pid not in refresh:
+            old = previous.get(pid)
+            if old is not None:
+                procs[pid] = old
+                continue
+        try:
+            proc = read_proc(pid, with_uid=False)
+        except ProcUnreadable as err:
+            failed.append(err)
+            continue
         if proc is not None:
             procs[proc.pid] = proc
+    if failed:
+        raise ProcessTableIncomplete(
+            failed[0].errno or 0,
+            f"{len(failed)} of {len(procs) + len(failed)} processes could not be read "
+            f"({failed[0].strerror})",
+        )
     return procs
 
 
 def read_cmdline(pid: int) -> tuple[str, ...] | None:
-    """argv, or None if gone/unreadable. A zombie or kernel thread gives ()."""
-    try:
-        with open(f"{PROC}/{pid}/cmdline", "rb") as f:
-            data = f.read()
-    except OSError:
+    """argv; None if the process is gone. A zombie or kernel thread gives ().
+
+    PermissionError when hidden from us (hidepid); ProcUnreadable otherwise.
+    """
+    data = _read(f"{PROC}/{pid}/cmdline", 65536)
+    if data is None:
         return None
     if not data:
         return ()
@@ -189,3 +299,110 @@ def read_nofile_limits(pid: int) -> tuple[int | None, int | None] | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+@lru_cache(maxsize=1)
+def page_size() -> int:
+    return os.sysconf("SC_PAGE_SIZE")
+
+
+def read_rss(pid: int) -> int | None:
+    """Resident set size in bytes (``/proc/PID/statm``); None if gone or unreadable."""
+    try:
+        data = _read(f"{PROC}/{pid}/statm", 256)
+    except (PermissionError, ProcUnreadable):
+        return None  # memory is shown, never acted on: a missing figure is fine
+    if not data:
+        return None
+    try:
+        return int(data.split()[1]) * page_size()
+    except (ValueError, IndexError):
+        return None
+
+
+class TcpSocket(NamedTuple):
+    """One row of /proc/net/tcp{,6}: addresses as the kernel prints them (hex)."""
+
+    local: str
+    remote: str
+    state: int
+    inode: int
+
+    @property
+    def local_port(self) -> int:
+        return int(self.local.rsplit(":", 1)[1], 16)
+
+
+TCP_ESTABLISHED = 0x01
+TCP_LISTEN = 0x0A
+#: /proc/net/tcp is read whole; a machine with more sockets than this is not parsed past it.
+_MAX_TCP_BYTES = 16 << 20
+
+
+def tcp_sockets() -> list[TcpSocket]:
+    """TCP sockets of this network namespace (IPv4 and IPv6); [] where unreadable."""
+    out: list[TcpSocket] = []
+    for name in ("tcp", "tcp6"):
+        try:
+            with open(f"{PROC}/net/{name}", "rb") as f:
+                data = f.read(_MAX_TCP_BYTES)
+        except OSError:
+            continue
+        for line in data.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) < 10:
+                continue
+            try:
+                out.append(
+                    TcpSocket(
+                        fields[1].decode(), fields[2].decode(), int(fields[3], 16), int(fields[9])
+                    )
+                )
+            except (ValueError, IndexError, UnicodeDecodeError):
+                continue
+    return out
+
+
+def socket_inodes(targets: dict[int, str]) -> set[int]:
+    """Inodes of the sockets among an fd → target map (see ``fd_targets``)."""
+    out: set[int] = set()
+    for target in targets.values():
+        if target.startswith("socket:[") and target.endswith("]"):
+            try:
+                out.add(int(target[8:-1]))
+            except ValueError:
+                continue
+    return out
+
+
+def read_environ(pid: int) -> dict[str, str] | None:
+    """The environment a process started with; None if gone or not ours to read.
+    A hint only: it is what the process was given, not what it uses now."""
+    try:
+        data = _read(f"{PROC}/{pid}/environ", 65536)
+    except (PermissionError, ProcUnreadable):
+        return None
+    if data is None:
+        return None
+    env: dict[str, str] = {}
+    for item in data[: 1 << 20].split(b"\0"):
+        name, eq, value = item.partition(b"=")
+        if eq:
+            env[name.decode("utf-8", "replace")] = value.decode("utf-8", "surrogateescape")
+    return env
+
+
+def read_groups(pid: int) -> tuple[int, list[int]] | None:
+    """(real gid, supplementary groups) from /proc/PID/status; None if unreadable."""
+    try:
+        data = _read(f"{PROC}/{pid}/status", 8192)
+    except (PermissionError, ProcUnreadable):
+        return None
+    if not data:
+        return None
+    fields = dict(line.split(b":", 1) for line in data.splitlines() if b":" in line)
+    try:
+        gid = int(fields[b"Gid"].split()[0])
+        return gid, [int(g) for g in fields.get(b"Groups", b"").split()]
+    except (KeyError, ValueError, IndexError):
+        return None

@@ -8,30 +8,42 @@ given (pid, create time, name), so it is cached across refreshes.
 
 from __future__ import annotations
 
+import dataclasses
 import pwd
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hermes_top.core.classify import Candidate, classify
+from hermes_top.core.classify import ancestors, classify
+from hermes_top.core.dashboards import (
+    SLOW_FACTS_S,
+    DashboardCache,
+    collect_evidence,
+    dashboard_info,
+)
+from hermes_top.core.escape import escape_argv, escape_control
 from hermes_top.core.model import (
-    DashboardInfo,
-    FdLimits,
     Identity,
     ProcessInfo,
     Role,
-    SessionInfo,
     Snapshot,
     State,
 )
-from hermes_top.core.pins import PinRegistry
+from hermes_top.core.pinned import PinRegistry
 from hermes_top.core.platform import Platform
 from hermes_top.core.procfs import RawProc
 from hermes_top.core.redact import redact_argv
-from hermes_top.core.rules import Match, could_be_hermes, match_argv
+from hermes_top.core.rules import DESCENDANT_ROOTS, Match, could_be_hermes, match_argv, match_child
+from hermes_top.core.verdict import Candidate
 
 #: argv of processes younger than this is re-read every scan (see discover).
 ARGV_SETTLE_S = 10.0
+#: How often an incremental scan still reads every process: a process that
+#: exec'd into a Hermes shape, or a PID reused by one, shows up within this.
+FULL_PASS_S = 5.0
+#: At most this many processes below Hermes ones are shown (a fork bomb below a
+#: worker must not make every scan unbounded).
+MAX_DESCENDANTS = 4096
 
 #: Cache key: exec() keeps pid and start time and usually changes the name.
 _ArgvKey = tuple[int, float, str]
@@ -43,18 +55,59 @@ class ScanCache:
 
     #: None when this core only reads (``hermes-top list``): no pidfds needed.
     pins: PinRegistry | None
-    #: argv, what the rules made of it, and the redacted argv for display.
-    argv: dict[_ArgvKey, tuple[tuple[str, ...], Match | None, tuple[str, ...]]] = field(
+    #: argv, what the rules made of it, and when it was read.
+    argv: dict[_ArgvKey, tuple[tuple[str, ...], Match | None, float]] = field(default_factory=dict)
+    #: argv redacted and escaped for display (candidates only).
+    shown: dict[_ArgvKey, tuple[str, ...]] = field(default_factory=dict)
+    usernames: dict[int, str] = field(default_factory=dict)
+    #: What each dashboard said about its sessions, its version, its environment.
+    dashboards: DashboardCache = field(default_factory=DashboardCache)
+    uids: dict[_ArgvKey, int] = field(default_factory=dict)
+    #: Incremental scans (the TUI): between full passes only new PIDs, the Hermes
+    #: processes found last time and their ancestors are read again.
+    incremental: bool = False
+    #: The last table, what must be read fresh next time, when the last full pass was.
+    table: dict[int, RawProc] | None = None
+    watch: set[int] = field(default_factory=set)
+    full_at: float = float("-inf")
+
+    def next_table(self, platform: Platform, now: float) -> tuple[dict[int, RawProc], bool]:
+        """This tick's process table, and whether it was a full pass."""
+        full = not self.incremental or self.table is None or now - self.full_at >= FULL_PASS_S
+        procs = platform.list_processes(None if full else self.table, self.watch)
+        if full:
+            self.full_at = now
+        self.table = procs
+        return procs, full
+
+    #: FD count and RSS of each process, and when they were read (incremental scans).
+    facts: dict[_ArgvKey, tuple[float, int | None, str | None, int | None]] = field(
         default_factory=dict
     )
-    usernames: dict[int, str] = field(default_factory=dict)
-    uids: dict[_ArgvKey, int] = field(default_factory=dict)
+
+    def facts_of(
+        self, platform: Platform, cand: Candidate, now: float
+    ) -> tuple[int | None, str | None, int | None]:
+        """(FD count, why not, RSS). A dashboard's are read every tick (its gauge);
+        another process's are reused for SLOW_FACTS_S in incremental scans."""
+        raw = cand.raw
+        key = (raw.pid, raw.create_time, raw.name)
+        cached = self.facts.get(key)
+        slow = self.incremental and cand.role is not Role.DASHBOARD
+        if cached is None or not slow or now - cached[0] >= SLOW_FACTS_S:
+            num_fds, why = platform.num_fds(raw.pid)
+            cached = (now, num_fds, why, platform.rss(raw.pid))
+            self.facts[key] = cached
+        return cached[1], cached[2], cached[3]
 
     def prune(self, procs: dict[int, RawProc]) -> None:
         alive = {(p.pid, p.create_time, p.name) for p in procs.values()}
         for key in [k for k in self.argv if k not in alive]:
             del self.argv[key]
             self.uids.pop(key, None)
+            self.shown.pop(key, None)
+        for key in [k for k in self.facts if k not in alive]:
+            del self.facts[key]
 
     def username(self, uid: int) -> str:
         name = self.usernames.get(uid)
@@ -63,7 +116,8 @@ class ScanCache:
                 name = pwd.getpwuid(uid).pw_name
             except KeyError:
                 name = str(uid)
-            self.usernames[uid] = name
+            self.usernames[uid] = escape_control(name)
+            return self.usernames[uid]
         return name
 
 
@@ -71,77 +125,128 @@ def _zombie_role(name: str) -> Role:
     return Role.TUI if name.startswith("node") else Role.UNKNOWN
 
 
+def _argv_of(
+    platform: Platform, cache: ScanCache, proc: RawProc, now: float
+) -> tuple[tuple[str, ...], Match | None] | None:
+    """(argv, what the rules made of it), cached; None if the process is gone.
+    Raises PermissionError when its argv is hidden from us."""
+    key = (proc.pid, proc.create_time, proc.name)
+    cached = cache.argv.get(key)
+    # A young process may be a fork that has not exec'd yet (python forking
+    # python keeps the name): only trust the cache once it has settled. An old
+    # one can still exec into a Hermes shape: re-read it every full-pass interval.
+    if cached is None or now - proc.create_time < ARGV_SETTLE_S or now - cached[2] >= FULL_PASS_S:
+        argv = platform.cmdline(proc.pid)
+        if argv is None:
+            return None
+        cached = (argv, match_argv(argv), now)
+        cache.argv[key] = cached
+    return cached[0], cached[1]
+
+
+def _candidate(
+    platform: Platform, cache: ScanCache, proc: RawProc, argv: tuple[str, ...], match: Match
+) -> Candidate | None:
+    key = (proc.pid, proc.create_time, proc.name)
+    # The uid is read once per process (a Hermes process does not setuid);
+    # signals re-read it anyway before anything is sent.
+    uid = cache.uids.get(key)
+    full = platform.with_uid(proc) if uid is None else proc._replace(uid=uid)
+    if full is None:
+        return None
+    cache.uids[key] = full.uid
+    # Shown argv: secrets redacted, then every control character escaped.
+    shown = cache.shown.get(key)
+    if shown is None:
+        shown = cache.shown[key] = escape_argv(redact_argv(argv))
+    return Candidate(full, argv, match, shown)
+
+
+Chains = dict[int, list[RawProc]]
+
+
 def discover(
     platform: Platform, cache: ScanCache, now: float
-) -> tuple[dict[int, RawProc], dict[int, Candidate]]:
-    procs = platform.list_processes()
+) -> tuple[dict[int, RawProc], dict[int, Candidate], frozenset[int], Chains]:
+    """(every process, the Hermes ones and what runs below them, PIDs that could
+    be Hermes but whose argv we may not read, each found one's ancestors).
+    Raises ProcUnreadable when the table cannot be read whole."""
+    procs, full_pass = cache.next_table(platform, now)
     found: dict[int, Candidate] = {}
+    hidden: set[int] = set()
     for proc in procs.values():
         if proc.status == "Z" or not could_be_hermes(proc.name):
             continue
-        key = (proc.pid, proc.create_time, proc.name)
-        cached = cache.argv.get(key)
-        # A young process may be a fork that has not exec'd yet (python forking
-        # python keeps the name): only trust the cache once it has settled.
-        if cached is None or now - proc.create_time < ARGV_SETTLE_S:
-            argv = platform.cmdline(proc.pid)
-            if argv is None:
-                continue  # gone, or unreadable: nothing we could act on
-            match = match_argv(argv)
-            cached = (argv, match, redact_argv(argv) if match else ())
-            cache.argv[key] = cached
-        argv, match, shown = cached
-        if match is not None:
-            # The uid is read once per process (a Hermes process does not setuid);
-            # signals re-read it anyway before anything is sent.
-            uid = cache.uids.get(key)
-            full = platform.with_uid(proc) if uid is None else proc._replace(uid=uid)
-            if full is not None:
-                cache.uids[key] = full.uid
-                found[proc.pid] = Candidate(full, argv, match, shown)
+        try:
+            entry = _argv_of(platform, cache, proc, now)
+        except PermissionError:
+            hidden.add(proc.pid)  # may be a host: workers below it are not orphans
+            continue
+        if entry is not None and entry[1] is not None:
+            cand = _candidate(platform, cache, proc, entry[0], entry[1])
+            if cand is not None:
+                found[proc.pid] = cand
+    _add_descendants(platform, cache, procs, found, now)
     # Zombies are listed only when a Hermes process is their parent: argv is gone.
     for proc in procs.values():
         if proc.status == "Z" and proc.ppid in found:
             full = platform.with_uid(proc)
             if full is not None:
                 found[proc.pid] = Candidate(full, (), Match(role=_zombie_role(proc.name)), ())
-    cache.prune(procs)
-    return procs, found
+    if full_pass:
+        cache.prune(procs)
+    # Every verdict's inputs are read fresh next time: each Hermes process and
+    # each of its ancestors (a stale parent must never make a live worker an orphan).
+    chains = {pid: ancestors(pid, procs) for pid in found}
+    watch = set(found) | hidden
+    for chain in chains.values():
+        watch.update(a.pid for a in chain)
+    cache.watch = watch
+    return procs, found, frozenset(hidden), chains
 
 
-def _reclaimable(
+def _add_descendants(
     platform: Platform,
-    dashboard: int,
-    infos: dict[int, ProcessInfo],
-) -> tuple[int, bool]:
-    """FDs of the dashboard that reaping its leaked workers would free."""
-    leaked = [p for p in infos.values() if p.dashboard_pid == dashboard and p.is_leaked]
-    if not leaked:
-        return 0, False
-    if platform.exact_reclaim:
-        mine = platform.pipe_inodes(dashboard)
-        if mine is not None:
-            held: set[int] = set()
-            for proc in leaked:
-                theirs = platform.pipe_inodes(proc.pid)
-                if theirs:
-                    held.update(theirs.values())
-            return sum(1 for inode in mine.values() if inode in held), False
-    direct = sum(1 for p in leaked if p.ppid == dashboard)
-    return 3 * direct, True
+    cache: ScanCache,
+    procs: dict[int, RawProc],
+    found: dict[int, Candidate],
+    now: float,
+) -> None:
+    """Everything below a dashboard or a worker: MCP servers, tools, a tab the
+    dashboard started from an unusual folder. A child older than its parent is
+    not its child (the parent's PID was reused) and is left out."""
+    kids: dict[int, list[RawProc]] = {}
+    for proc in procs.values():
+        if proc.status != "Z":
+            kids.setdefault(proc.ppid, []).append(proc)
+    queue = [pid for pid, cand in found.items() if cand.role in DESCENDANT_ROOTS]
+    added = 0
+    while queue and added < MAX_DESCENDANTS:
+        parent = found[queue.pop()]
+        for child in kids.get(parent.raw.pid, ()):
+            if child.pid in found or child.create_time < parent.raw.create_time:
+                continue
+            try:
+                entry = _argv_of(platform, cache, child, now)
+            except PermissionError:
+                continue  # another user's process below ours: not shown, never touched
+            if entry is None:
+                continue
+            argv, match = entry
+            if match is None:
+                match = match_child(parent.role, argv)
+            cand = _candidate(platform, cache, child, argv, match)
+            if cand is None:
+                continue
+            found[child.pid] = cand
+            added += 1
+            queue.append(child.pid)
 
 
-def _visible_sessions(
-    sessions: tuple[SessionInfo, ...], infos: dict[int, ProcessInfo]
-) -> tuple[SessionInfo, ...]:
-    """Sessions restricted to processes still in the snapshot (scope, races)."""
-    out = []
-    for s in sessions:
-        pids = tuple(p for p in s.pids if p in infos)
-        if pids:
-            tui = s.tui_pid if s.tui_pid in infos else None
-            out.append(SessionInfo(s.key, s.session_key, tui, pids))
-    return tuple(out)
+def _pinned(info: ProcessInfo, pin: int) -> ProcessInfo:
+    if not pin:
+        return info
+    return dataclasses.replace(info, identity=dataclasses.replace(info.identity, pin=pin))
 
 
 def build_snapshot(
@@ -151,14 +256,13 @@ def build_snapshot(
     now: Callable[[], float] = time.time,
     scope: Callable[[ProcessInfo], bool] | None = None,
 ) -> Snapshot:
-    procs, found = discover(platform, cache, now())
-    pins = (
-        cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
-        if cache.pins is not None
-        else {}
-    )
-    verdicts, sessions = classify(procs, found)
+    procs, found, hidden, chains = discover(platform, cache, now())
     taken_at = now()
+    evidence = collect_evidence(platform, cache.dashboards, found, chains, taken_at)
+    verdicts, sessions = classify(procs, found, hidden, evidence, taken_at, chains)
+    pins: dict[int, int] = {}
+    if cache.pins is not None and scope is None:
+        pins = cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
     infos: dict[int, ProcessInfo] = {}
     errors: list[str] = []
     for pid in sorted(found):
@@ -166,10 +270,11 @@ def build_snapshot(
         raw = cand.raw
         num_fds: int | None
         fd_error: str | None
+        rss: int | None
         if verdict.state is State.ZOMBIE:
-            num_fds, fd_error = None, "zombie: holds no FDs"
+            num_fds, fd_error, rss = None, "zombie: holds no FDs", None
         else:
-            num_fds, fd_error = platform.num_fds(pid)
+            num_fds, fd_error, rss = cache.facts_of(platform, cand, taken_at)
             if fd_error == "process gone":
                 continue  # exited during the scan
         infos[pid] = ProcessInfo(
@@ -188,32 +293,35 @@ def build_snapshot(
             num_fds=num_fds,
             num_fds_error=fd_error,
             cmdline=cand.shown,  # redacted; () for a zombie: its argv is gone
+            evidence=verdict.evidence,
+            confidence=verdict.confidence,
+            rss_bytes=rss,
+            cpu_seconds=None if verdict.state is State.ZOMBIE else raw.cpu_s,
         )
     if scope is not None:
         infos = {pid: p for pid, p in infos.items() if scope(p)}
-    dashboards: list[DashboardInfo] = []
-    for pid, info in infos.items():
-        if info.role is not Role.DASHBOARD:
-            continue
-        match = found[pid].match
-        try:
-            limits = platform.nofile_limits(found[pid].raw, match.profile)
-        except Exception as err:  # a limit we cannot read must not break the scan
-            limits = FdLimits(None, None, "unknown", True, f"error: {err}")
-            errors.append(f"limits of dashboard {pid}: {err}")
-        reclaim, estimate = _reclaimable(platform, pid, infos)
-        dashboards.append(
-            DashboardInfo(
-                pid=pid,
-                num_fds=info.num_fds,
-                limits=limits,
-                reclaimable_fds=reclaim,
-                reclaimable_is_estimate=estimate,
-                sessions=_visible_sessions(sessions.get(pid, ()), infos),
-                port=match.port,
-                profile=match.profile,
-            )
+    if cache.pins is not None and scope is not None:
+        # Only what the snapshot shows is pinned (each pin is an FD); the pin is
+        # checked against the start time this scan read, so pinning after the
+        # classification still names exactly the process classified.
+        wanted = {pid: found[pid].raw for pid in infos}
+        pins = cache.pins.update(procs, wanted, platform.list_one)
+        infos = {pid: _pinned(p, pins.get(pid, 0)) for pid, p in infos.items()}
+    dashboards = [
+        dashboard_info(
+            platform,
+            cache.dashboards,
+            taken_at,
+            info,
+            found[pid],
+            infos,
+            sessions.get(pid, ()),
+            evidence.get(pid),
+            errors,
         )
+        for pid, info in infos.items()
+        if info.role is Role.DASHBOARD
+    ]
     return Snapshot(
         taken_at=taken_at,
         platform=platform.name,

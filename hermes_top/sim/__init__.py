@@ -51,8 +51,7 @@ of the owning (test) process disappearing; while the owner lives, leaked
 processes behave like old Hermes installs (no watchdog).
 """
 
-from hermes_top.sim.errors import SimCleanupError, SimError, SimUnsupported
-from hermes_top.sim.scenario import (
+from hermes_top.sim.base import (
     DASHBOARD,
     ENTRY,
     LIVE,
@@ -63,9 +62,10 @@ from hermes_top.sim.scenario import (
     ZOMBIE,
     SimDashboard,
     SimTab,
-    Simulation,
     new_session_key,
 )
+from hermes_top.sim.errors import SimCleanupError, SimError, SimUnsupported
+from hermes_top.sim.scenario import Simulation
 from hermes_top.sim.tracking import become_subreaper, is_subreaper, reap_pids
 
 __all__ = [

@@ -1,15 +1,14 @@
 """The scenario ``hermes-top demo`` (and the screenshots) start: two dashboards,
 live tabs on both paths, a few leaks of every kind, one dashboard near its FD
-limit. Also a plain-text tree of the simulation for when there is no TUI."""
+limit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import psutil
-
+from hermes_top.sim.base import SimDashboard
 from hermes_top.sim.errors import SimUnsupported
-from hermes_top.sim.scenario import SimDashboard, Simulation
+from hermes_top.sim.scenario import Simulation
 
 #: The near-limit dashboard is filled to this share of its soft FD limit.
 NEAR_LIMIT_RATIO = 0.85
@@ -60,46 +59,3 @@ def build_demo(sim: Simulation) -> DemoScenario:
 
     sim.fill_fds_to(near, NEAR_LIMIT_RATIO)
     return scenario
-
-
-def format_tree(sim: Simulation) -> str:
-    """The simulation's processes as an indented tree (PID, PPID, state, role,
-    what a classifier should call it, FDs, argv), read live via psutil."""
-    roles, expected = sim.roles(), sim.expected_states()
-    rows: dict[int, tuple[int, str, str, str]] = {}
-    for pid in roles:
-        try:
-            p = psutil.Process(pid)
-            with p.oneshot():
-                ppid, status = p.ppid(), p.status()
-                try:
-                    argv = p.cmdline()
-                except psutil.ZombieProcess:
-                    argv = []
-                cmdline = " ".join(argv) or f"[{p.name()}] <defunct>"
-                try:
-                    fds = str(p.num_fds())
-                except psutil.Error:
-                    fds = "-"
-        except psutil.Error:
-            continue
-        rows[pid] = (ppid, status, fds, cmdline)
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, *_rest) in rows.items():
-        children.setdefault(ppid if ppid in rows else -1, []).append(pid)
-
-    lines = [f"{'PID':>7} {'PPID':>7} {'STATUS':<9} {'ROLE':<13} {'EXPECT':<7} {'FDS':>4}  COMMAND"]
-
-    def walk(pid: int, depth: int) -> None:
-        ppid, status, fds, cmdline = rows[pid]
-        role, exp = roles[pid], expected[pid]
-        indent = "  " * depth
-        lines.append(
-            f"{pid:>7} {ppid:>7} {status:<9} {role:<13} {exp:<7} {fds:>4}  {indent}{cmdline}"
-        )
-        for child in sorted(children.get(pid, [])):
-            walk(child, depth + 1)
-
-    for top in sorted(children.get(-1, [])):
-        walk(top, 0)
-    return "\n".join(lines)

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING
 from hermes_top.sim.errors import SimError
 
 if TYPE_CHECKING:
-    from hermes_top.sim.scenario import SimDashboard, SimTab, Simulation
+    from hermes_top.sim.base import SimDashboard, SimTab
+    from hermes_top.sim.scenario import Simulation
 
 #: A tick adds at most this many processes (tui + entry + worker + a stale twin).
 _TICK_COST = 4

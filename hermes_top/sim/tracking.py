@@ -22,6 +22,8 @@ import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hermes_top.core.procfs import read_stat_fields
+from hermes_top.core.procfs import start_ticks as start_ticks  # re-exported: tests use it
 from hermes_top.sim.errors import SimError
 
 IS_LINUX = sys.platform.startswith("linux")
@@ -32,26 +34,9 @@ _PR_SET_CHILD_SUBREAPER = 36
 _PR_GET_CHILD_SUBREAPER = 37
 
 
-def _stat_fields(pid: int) -> list[bytes] | None:
-    """Fields of /proc/PID/stat from field 3 (state) on, or None if it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            data = f.read()
-    except OSError:
-        return None
-    # comm may hold spaces and parentheses: it ends at the last ')'.
-    return data[data.rindex(b")") + 2 :].split()
-
-
-def start_ticks(pid: int) -> int | None:
-    """Start time in clock ticks since boot (Linux), or None if the process is gone."""
-    fields = _stat_fields(pid)
-    return int(fields[19]) if fields else None
-
-
 def proc_state(pid: int) -> str | None:
     """One-letter kernel state (R, S, T, Z ...) from /proc, or None if gone."""
-    fields = _stat_fields(pid)
+    fields = read_stat_fields(pid)
     return fields[0].decode() if fields else None
 
 

@@ -158,7 +158,7 @@ def test_bait_processes_are_never_matched(sim: Simulation, tmp_path: Path) -> No
             ),
         ]
         time.sleep(0.2)
-        snap = Core().scan()  # unscoped: nothing on the machine may match the bait
+        snap = Core(pin=False).scan()  # unscoped, read-only: nothing may match the bait
         for pid in pids:
             assert snap.get(pid) is None, f"bait {pid} was matched"
     finally:

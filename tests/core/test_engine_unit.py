@@ -1,26 +1,10 @@
-"""Core behaviours that need no processes: restart hook and read-only."""
+"""Core behaviours that need no processes."""
 
 from __future__ import annotations
 
 import pytest
 
-from hermes_top.core.api import ReadOnlyError
-from hermes_top.core.engine import Core, classify_fd_target
-from hermes_top.core.model import ServiceOutcome
-
-
-def test_restart_hook_replaces_the_service_manager() -> None:
-    calls: list[int] = []
-
-    def fake_restart() -> ServiceOutcome:
-        calls.append(1)
-        return ServiceOutcome(ok=False, summary="demo: nothing to restart")
-
-    assert Core(restart=fake_restart).restart_dashboard().summary == "demo: nothing to restart"
-    assert calls == [1]
-    with pytest.raises(ReadOnlyError):
-        Core(readonly=True, restart=fake_restart).restart_dashboard()
-    assert calls == [1]
+from hermes_top.core.engine import classify_fd_target
 
 
 @pytest.mark.parametrize(

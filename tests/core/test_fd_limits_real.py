@@ -37,8 +37,11 @@ def test_each_live_worker_costs_its_dashboard_three_pipes(sim: Simulation, core:
     sim.open_tab(d, path="attach")
     after = core.scan().dashboard(d.pid)
     assert after is not None and after.num_fds is not None
-    assert after.num_fds - before.num_fds == 6
+    assert after.fd_budget is not None and before.fd_budget is not None
+    assert after.fd_budget.live_pipes - before.fd_budget.live_pipes == 6
     breakdown = core.fd_breakdown(d.pid)
     assert breakdown.counts.get("pipe", 0) - before_pipes == 6
     assert breakdown.total == after.num_fds
+    # And the browser's 3 connections per open tab, as sockets.
+    assert after.fd_budget.sockets - before.fd_budget.sockets == 6
     assert breakdown.source == "/proc"

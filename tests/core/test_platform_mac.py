@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from hermes_top.core import limits_macos
 from hermes_top.core.engine import Core
 from hermes_top.core.journal import Journal
 from hermes_top.core.model import Outcome, ProcessInfo, State
 from hermes_top.core.platform import MacPlatform
 from hermes_top.core.procfs import RawProc, read_proc
+from hermes_top.service import limits_macos
 from hermes_top.sim import Simulation
 from tests.core.helpers import wait_for
 
@@ -114,7 +114,11 @@ def mac_core(sim: Simulation, tmp_path: Path) -> Core:
     def in_scope(p: ProcessInfo) -> bool:
         return sim.in_scope(p.identity.cmdline, p.pid)
 
-    platform = MacPlatform(launch_agents_dir=tmp_path, launchctl_maxfiles=lambda: (256, None))
+    platform = MacPlatform(
+        limits_macos.limit_source(
+            launch_agents_dir=tmp_path, launchctl_maxfiles=lambda: (256, None)
+        )
+    )
     return Core(scope=in_scope, platform=platform, journal=Journal(tmp_path / "j.jsonl"))
 
 
@@ -152,7 +156,7 @@ def test_mac_branch_reverifies_before_each_signal(sim: Simulation, mac_core: Cor
         targets[0], identity=dataclasses.replace(targets[0].identity, create_time=1.0)
     )
     report = mac_core.send_signal([changed], signal.SIGKILL)
-    assert report[0].outcome is Outcome.CHANGED
+    assert report.results[0].outcome is Outcome.CHANGED
     raw = read_proc(changed.pid)
     assert raw is not None and raw.status != "Z"
     reap = mac_core.reap(targets, grace_s=0.5)

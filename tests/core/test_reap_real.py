@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from hermes_top.core.api import ReadOnlyError
 from hermes_top.core.engine import Core
+from hermes_top.core.errors import ReadOnlyError
 from hermes_top.core.journal import read_journal
 from hermes_top.core.model import Outcome, ProcessInfo, State
 from hermes_top.sim import Simulation
@@ -98,7 +98,7 @@ def test_send_signal_only_hits_the_given_identities(sim: Simulation, core: Core)
     snap = wait_for(core.scan, lambda s: s.get(a) is not None and s.get(b) is not None)
     info_a = snap.get(a)
     assert info_a is not None
-    results = core.send_signal([info_a], signal.SIGTERM)
+    results = core.send_signal([info_a], signal.SIGTERM).results
     assert _outcomes(results) == {a: Outcome.TERMINATED}
     assert not is_running(a) and is_running(b)
 
@@ -211,7 +211,7 @@ def test_pid_reuse_between_scan_and_signal_is_not_signalled(sim: Simulation, cor
             old, identity=dataclasses.replace(old.identity, create_time=new.create_time)
         )
         report = core.send_signal([forged], signal.SIGKILL)
-        assert _outcomes(report) == {victim: Outcome.CHANGED}
+        assert _outcomes(report.results) == {victim: Outcome.CHANGED}
         assert reuser.poll() is None, "the PID reuser was signalled"
     finally:
         if reuser is not None:
@@ -228,6 +228,6 @@ def test_changed_argv_is_not_signalled(sim: Simulation, core: Core) -> None:
     tampered: ProcessInfo = dataclasses.replace(
         info, identity=dataclasses.replace(info.identity, cmdline=("python3", "other"), pin=0)
     )
-    results = core.send_signal([tampered], signal.SIGTERM)
+    results = core.send_signal([tampered], signal.SIGTERM).results
     assert _outcomes(results) == {a: Outcome.CHANGED}
     assert is_running(a)

@@ -56,7 +56,7 @@ def test_exited_target_still_a_zombie_is_gone_not_changed(sim: Simulation, core:
         if raw is None or raw.status == "Z":
             break
         time.sleep(0.02)
-    results = core.send_signal([info], signal.SIGTERM)
+    results = core.send_signal([info], signal.SIGTERM).results
     assert [r.outcome for r in results] == [Outcome.GONE]
 
 

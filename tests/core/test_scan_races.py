@@ -30,14 +30,15 @@ def test_scans_survive_real_churn(sim: Simulation, tmp_path: Path) -> None:
 
     worker = threading.Thread(target=churn)
     worker.start()
+    core = Core(journal=Journal(tmp_path / "j.jsonl"))
     try:
-        core = Core(journal=Journal(tmp_path / "j.jsonl"))
         for _ in range(40):
             snap = core.scan()
             assert snap.get(d.pid) is not None
     finally:
         stop.set()
         worker.join()
+        core.close()  # its pidfds
 
 
 class VanishingPlatform(LinuxPlatform):

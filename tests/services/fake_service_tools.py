@@ -55,6 +55,13 @@ def launchctl(args: list[str], state: dict[str, Any]) -> int:
         soft, hard = tool["maxfiles"]
         print(f"\tmaxfiles    {soft:<15}{hard:<15}")
         return 0
+    if sub == "print" and args[1].count("/") == 1:
+        # The domain: its services block lists "PID  status  label" per job.
+        print(f"{args[1]} = {{\n\ttype = gui\n\tservices = {{")
+        for name, job in services.items():
+            print(f"\t\t{job.get('pid') or '-'}\t0\t{name}")
+        print("\t}\n}")
+        return 0
     if sub == "print":
         label = args[1].split("/", 2)[2]
         job = services.get(label)
@@ -113,27 +120,56 @@ SHOW_DEFAULTS = {
 }
 
 
+def systemctl_options(args: list[str]) -> tuple[set[str], dict[str, str], list[str]] | str:
+    """Split argv as systemctl's getopt does: options anywhere before "--", words
+    after it always positional. Returns (flags, valued options, positionals) or
+    the error systemctl would print."""
+    flags: set[str] = set()
+    values: dict[str, str] = {}
+    words: list[str] = []
+    rest = iter(args)
+    for arg in rest:
+        if arg == "--":
+            words.extend(rest)
+            break
+        if arg in ("-p", "--property"):
+            values["-p"] = next(rest, "")
+        elif arg in ("--user", "--no-pager", "--value"):
+            flags.add(arg)
+        elif arg.startswith("-"):
+            return f"systemctl: invalid option -- '{arg.lstrip('-')[:1]}'"
+        else:
+            words.append(arg)
+    return flags, values, words
+
+
 def systemctl(args: list[str], state: dict[str, Any]) -> int:
     tool = state["systemd"]
     units: dict[str, Any] = tool["units"]
-    if not args or args[0] != "--user":
+    parsed = systemctl_options(args)
+    if isinstance(parsed, str):
+        return fail(parsed, 1)
+    flags, values, words = parsed
+    if "--user" not in flags:
         return fail("test stub: only --user is expected", 1)
-    args = args[1:]
-    sub = args[0] if args else ""
+    sub = words[0] if words else ""
     if sub in tool.get("fail", {}):
         rule = tool["fail"][sub]
         return fail(rule["stderr"], rule["rc"])
-    if sub == "show" and args[1] == "-p":
-        unit = units.get(args[3], {})
-        values = {**SHOW_DEFAULTS, **({"LoadState": "loaded"} if unit else {}), **unit}
-        for prop in args[2].split(","):
-            print(f"{prop}={values.get(prop, '')}")
+    if sub == "show" and "-p" in values:
+        unit = units.get(words[1], {})
+        values_shown = {**SHOW_DEFAULTS, **({"LoadState": "loaded"} if unit else {}), **unit}
+        for prop in values["-p"].split(","):
+            value = values_shown.get(prop, "")
+            print(value if "--value" in flags else f"{prop}={value}")
         return 0
     if sub == "restart":
-        unit = units.get(args[1])
+        name = words[1]
+        unit = units.get(name)
         if unit is None:
-            return fail(f"Failed to restart {args[1]}: Unit {args[1]} not found.", 5)
-        unit["MainPID"] = str(next_pid(tool, int(unit.get("MainPID", "0")) or None))
+            return fail(f"Failed to restart {name}: Unit {name} not found.", 5)
+        old = str(unit.get("MainPID", "0"))
+        unit["MainPID"] = str(next_pid(tool, int(old) if old.isdigit() else None))
         unit["ActiveState"] = "active"
         save(state)
         return 0

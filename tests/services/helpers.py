@@ -7,7 +7,7 @@ import pathlib
 from dataclasses import dataclass
 from typing import Any
 
-from hermes_top.core.services.config import ServiceSettings, load_settings
+from hermes_top.service.config import ServiceSettings, load_settings
 
 FAKE = pathlib.Path(__file__).with_name("fake_service_tools.py")
 

@@ -10,8 +10,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 from hermes_top.cli import main
-from hermes_top.core import doctor
 from hermes_top.core.model import Role, State
+from hermes_top.service import doctor
 from tests.services.helpers import Home, Tools
 from tests.services.plist_samples import read_plist, rich_agent, write_plist
 from tests.services.svc_snapshots import proc, snapshot
@@ -32,7 +32,7 @@ class FakeTty(io.StringIO):
 def quiet_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     """doctor must not see this shared machine's real Hermes processes."""
     monkeypatch.setattr(doctor, "default_snapshot_provider", lambda: snapshot())
-    monkeypatch.setattr(doctor, "live_tui_references", lambda: doctor.TuiReferences(frozenset()))
+    monkeypatch.setattr(doctor, "live_tui_references", lambda *_: doctor.TuiReferences(frozenset()))
 
 
 @pytest.fixture
@@ -106,9 +106,9 @@ def test_restart_systemd_unit_text(tools: Tools, capsys: pytest.CaptureFixture[s
     tools.update("systemd", next_pids=[11])
     assert main(["restart", "--manager", "systemd", "--unit", "hermes-work", "--yes"]) == 0
     out = capsys.readouterr().out
-    assert "ran: systemctl --user restart hermes-work.service" in out
+    assert "ran: systemctl --user restart -- hermes-work.service" in out
     assert "restarted hermes-work.service: pid 10 → 11" in out
-    assert ["systemctl", "--user", "restart", "hermes-work.service"] in tools.calls()
+    assert ["systemctl", "--user", "restart", "--", "hermes-work.service"] in tools.calls()
 
 
 def test_label_and_unit_are_exclusive(capsys: pytest.CaptureFixture[str]) -> None:

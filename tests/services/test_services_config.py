@@ -8,7 +8,7 @@ import pathlib
 import pytest
 
 from hermes_top.core.errors import HermesTopError, UsageError
-from hermes_top.core.services import config
+from hermes_top.service import config
 from tests.services.helpers import Home
 
 

@@ -7,9 +7,9 @@ import plistlib
 import pytest
 
 from hermes_top.core.errors import HermesTopError
-from hermes_top.core.services import launchd, restart_dashboard_service
-from hermes_top.core.services.agent import AgentRef
-from hermes_top.core.services.control import agent_statuses
+from hermes_top.service import launchd, restart_dashboard_service
+from hermes_top.service.agent import AgentRef
+from hermes_top.service.control import agent_statuses
 from tests.services.helpers import Home, Tools
 from tests.services.plist_samples import limits, rich_agent, write_plist
 

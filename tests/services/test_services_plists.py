@@ -10,8 +10,8 @@ import plistlib
 import pytest
 
 from hermes_top.core.errors import HermesTopError
-from hermes_top.core.services import plists
-from hermes_top.core.services.launchd import read_plist_nofile
+from hermes_top.service import plists
+from hermes_top.service.launchd import read_plist_nofile
 from tests.services.plist_samples import limits, read_plist, rich_agent, write_plist
 
 NOW = dt.datetime(2026, 11, 27, 23, 30, 0)
@@ -73,8 +73,11 @@ def test_raises_low_limits_but_never_lowers_high_ones(
     data = read_plist(path)
     assert path.read_bytes().startswith(magic)
     assert data["SoftResourceLimits"] == {"NumberOfFiles": 20000, "NumberOfProcesses": 500}
-    assert data["HardResourceLimits"] == {"NumberOfFiles": 16384, "Core": 0}
+    # Hard goes up to the kept soft limit, not just to the 16384 target: soft > hard
+    # would make launchd refuse both.
+    assert data["HardResourceLimits"] == {"NumberOfFiles": 20000, "Core": 0}
     assert edit.before == plists.NofileLimits(20000, 1024)
+    assert edit.note == "hard raised to 20000 to match the soft limit"
 
 
 def test_already_high_enough_is_left_byte_for_byte(work: pathlib.Path) -> None:
@@ -151,7 +154,7 @@ def test_failed_replace_leaves_the_original_and_no_temp_file(
     path = write_plist(work / "a.plist", rich_agent())
     before = path.read_bytes()
 
-    def refuse(src: object, dst: object) -> None:
+    def refuse(src: object, dst: object, **dir_fds: object) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", refuse)

@@ -7,9 +7,9 @@ import datetime as dt
 import pytest
 
 from hermes_top.core.errors import HermesTopError
-from hermes_top.core.services import restart_dashboard_service, systemd
-from hermes_top.core.services.agent import AgentRef
-from hermes_top.core.services.control import agent_statuses
+from hermes_top.service import restart_dashboard_service, systemd
+from hermes_top.service.agent import AgentRef
+from hermes_top.service.control import agent_statuses
 from tests.services.helpers import Home, Tools
 
 UNIT = "hermes-dashboard.service"
@@ -127,8 +127,8 @@ def test_status_asks_systemctl_show(home: Home, tools: Tools) -> None:
         None,
     )
     assert tools.calls() == [
-        ["systemctl", "--user", "show", "-p", SHOW, UNIT],
-        ["systemctl", "--user", "show", "-p", SHOW, "hermes-gateway-work.service"],
+        ["systemctl", "--user", "show", "-p", SHOW, "--", UNIT],
+        ["systemctl", "--user", "show", "-p", SHOW, "--", "hermes-gateway-work.service"],
     ]
 
 
@@ -138,14 +138,14 @@ def test_restart_runs_systemctl_user_restart(tools: Tools) -> None:
     outcome = restart_dashboard_service("systemd")
     assert outcome.ok, outcome
     assert "pid 777 → 888" in outcome.summary
-    assert ["systemctl", "--user", "restart", UNIT] in tools.calls()
-    assert tools.calls()[0] == ["systemctl", "--user", "show", "-p", SHOW, UNIT]
+    assert ["systemctl", "--user", "restart", "--", UNIT] in tools.calls()
+    assert tools.calls()[0] == ["systemctl", "--user", "show", "-p", SHOW, "--", UNIT]
 
 
 def test_restart_unit_name_without_suffix(tools: Tools) -> None:
     tools.add_unit("hermes-dash2.service", ActiveState="active", MainPID="5")
     restart_dashboard_service("systemd", "hermes-dash2")
-    assert ["systemctl", "--user", "restart", "hermes-dash2.service"] in tools.calls()
+    assert ["systemctl", "--user", "restart", "--", "hermes-dash2.service"] in tools.calls()
 
 
 def test_restart_of_unknown_unit_is_refused(tools: Tools) -> None:
@@ -160,7 +160,7 @@ def test_restart_failure_quotes_stderr(tools: Tools) -> None:
     with pytest.raises(HermesTopError) as err:
         restart_dashboard_service("systemd")
     assert str(err.value) == (
-        "systemctl --user restart hermes-dashboard.service failed (exit 1): "
+        "systemctl --user restart -- hermes-dashboard.service failed (exit 1): "
         "Job for hermes-dashboard.service failed."
     )
 
@@ -169,7 +169,7 @@ def test_restart_that_never_comes_up_is_not_ok(tools: Tools, home: Home) -> None
     tools.add_unit(UNIT, ActiveState="active", MainPID="777")
     # The stub hands out the same PID again: no new main process appears.
     tools.update("systemd", next_pids=[777] * 50)
-    from hermes_top.core.services.control import restart_agent
+    from hermes_top.service.control import restart_agent
 
     manager = systemd.SystemdManager(home.settings("systemd"))
     report = restart_agent(manager, UNIT, wait_s=0.3)
@@ -193,7 +193,7 @@ def test_daemon_reload_argv(tools: Tools, home: Home) -> None:
 
 def test_unit_file_path_is_not_a_unit_name() -> None:
     from hermes_top.core.errors import UsageError
-    from hermes_top.core.services.config import normalize_unit
+    from hermes_top.service.config import normalize_unit
 
     with pytest.raises(UsageError):
         normalize_unit("../../etc/passwd")

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from hermes_top.core.procfs import start_ticks
 from hermes_top.sim import SimError, Simulation
-from hermes_top.sim.tracking import start_ticks
 from tests.harness import REGISTRY, must_facts, proc_facts, wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")

@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from hermes_top.commands.demo import listing_core
+from hermes_top.commands.procs import render_text
+from hermes_top.core.model import Role
+from hermes_top.core.procfs import start_ticks
 from hermes_top.sim import Simulation
-from hermes_top.sim.demo_load import build_demo, format_tree
-from hermes_top.sim.tracking import start_ticks
+from hermes_top.sim.demo_load import build_demo
 from tests.harness import REGISTRY, fd_count, nofile_limits, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
+#: A process row of `render_text` (what `list` and `demo --no-ui` print): PID, then role.
+ROW = re.compile(rf"^\s+(\d+) (?:{'|'.join(r.value for r in Role)})\s", re.M)
 
 
 def test_demo_scenario_has_every_leak_and_a_dashboard_near_its_limit(sim: Simulation) -> None:
@@ -27,9 +32,12 @@ def test_demo_scenario_has_every_leak_and_a_dashboard_near_its_limit(sim: Simula
     assert nofile_limits(near.pid)[0] == "256"
     assert fd_count(near.pid) / 256 >= 0.8
     assert nofile_limits(scenario.roomy.pid)[0] == "1024"
-    tree = format_tree(sim)
-    for pid in sim.pids():
-        assert re.search(rf"^\s*{pid}\s", tree, re.M), f"{pid} missing from the tree"
+    core = listing_core(sim)  # what `demo --no-ui` prints
+    try:
+        shown = {int(pid) for pid in ROW.findall(render_text(core.scan()))}
+    finally:
+        core.close()
+    assert sim.pids() <= shown, f"missing from the listing: {sim.pids() - shown}"
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
@@ -54,9 +62,9 @@ def test_demo_no_ui_cleans_up_on_quit(sig: signal.Signals) -> None:
             line = demo.stdout.readline()
             if line.startswith("hermes-top demo ("):
                 break  # one whole tree read
-            first = line.split(maxsplit=1)[:1]
-            if first and first[0].isdigit():
-                pid = int(first[0])
+            row = ROW.match(line)
+            if row:  # only process rows: summary and reason lines start with numbers too
+                pid = int(row.group(1))
                 start = start_ticks(pid)
                 if start is not None:
                     ids[pid] = start

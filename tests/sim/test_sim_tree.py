@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from hermes_top.core.procfs import fd_targets
 from hermes_top.sim import SimError, Simulation, SimUnsupported
 from tests.harness import environ, fd_count, must_facts, nofile_limits, wait_until
 
@@ -80,22 +81,28 @@ def test_spawn_path_node_entry_worker_chain(sim: Simulation) -> None:
     }  # fmt: skip
 
 
+def _pipes(pid: int) -> int:
+    return sum(1 for t in fd_targets(pid).values() if t.startswith("pipe:"))
+
+
 def test_each_live_worker_costs_the_dashboard_three_fds(sim: Simulation) -> None:
     d = sim.start_dashboard()
-    base = fd_count(d.pid)
+    base, base_pipes = fd_count(d.pid), _pipes(d.pid)
     tabs = [sim.open_tab(d, "attach") for _ in range(3)]
-    assert fd_count(d.pid) == base + 9
+    assert _pipes(d.pid) == base_pipes + 9
+    # A browser holds 3 connections per open tab: the dashboard holds their sockets.
+    wait_until(lambda: fd_count(d.pid) == base + 9 + 9, "the browser connections")
     # A stale twin is one more live worker: three more pipes.
     sim.restart_worker(tabs[0], close_old=False)
-    assert fd_count(d.pid) == base + 12
+    assert _pipes(d.pid) == base_pipes + 12
     # Killing a leaked worker frees its pipes once the dashboard reaps it.
     assert sim.send_signal(tabs[0].worker_pids[0], 9)
     wait_until(
-        lambda: fd_count(d.pid) == base + 9, "the dashboard to close the dead worker's pipes"
+        lambda: _pipes(d.pid) == base_pipes + 9, "the dashboard to close the dead worker's pipes"
     )
     for tab in tabs:
         sim.close_tab_cleanly(tab)
-    assert fd_count(d.pid) == base
+    wait_until(lambda: fd_count(d.pid) == base, "the tabs' pipes and sockets to close")
     assert sim.dashboard_fd_count(d) == base  # the dashboard counts the same
 
 

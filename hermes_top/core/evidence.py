@@ -1,0 +1,257 @@
+"""What a live dashboard itself says about its sessions: the evidence that tells
+an abandoned worker from a live one.
+
+Sources, as far as each version offers them (core/rules.py, VersionFacts):
+the dashboard's own session list (0.15+: ``session.active_list``, read-only,
+over its loopback websocket), its ``state.db`` opened read-only and immutable
+(never written, never locked), and the structure: where it listens (from its
+own sockets, not its argv) and how many connections come from outside its
+process tree (browser tabs). Network and database reads are cached per
+dashboard and repeated at most every ``EVIDENCE_TTL_S``: a struggling
+dashboard must not be loaded by the tool looking after it.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import sqlite3
+import stat
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from hermes_top.core import dashboard_api
+from hermes_top.core.procfs import TCP_ESTABLISHED, TCP_LISTEN, TcpSocket, socket_inodes
+from hermes_top.core.rules import VersionFacts, facts_for
+
+#: How long a session list or state.db answer is reused.
+EVIDENCE_TTL_S = 5.0
+#: Timeout of one call to a dashboard (its own loopback port).
+DASHBOARD_TIMEOUT_S = 1.5
+#: state.db end reasons that continue the session under another id (not an end).
+CONTINUED = frozenset({"compression", "branched", "compressed", "branch"})
+_MAX_KEYS_PER_QUERY = 500
+
+_Key = tuple[int, float]  # (pid, create time): one dashboard process
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    ended_at: float
+    reason: str
+
+
+@dataclass(frozen=True)
+class DashboardEvidence:
+    version: str | None
+    facts: VersionFacts
+    #: Ports it listens on, from its own sockets.
+    ports: tuple[int, ...] = ()
+    #: Established inbound connections whose other end is not below it; None
+    #: where sockets cannot be matched (macOS).
+    browser_connections: int | None = None
+    #: Its session list by key; None when it has none or could not be asked.
+    sessions: Mapping[str, dashboard_api.ActiveSession] | None = None
+    #: One line: what the session list said, or why there is none.
+    sessions_note: str = ""
+    #: state.db rows of the sessions that ended, by key.
+    ended: Mapping[str, SessionEnd] = field(default_factory=dict)
+
+
+@dataclass
+class EvidenceCache:
+    versions: dict[_Key, str | None] = field(default_factory=dict)
+    tokens: dict[_Key, str | None] = field(default_factory=dict)
+    sessions: dict[_Key, tuple[float, dashboard_api.ActiveSessions | None, str]] = field(
+        default_factory=dict
+    )
+    ended: dict[_Key, tuple[float, dict[str, SessionEnd]]] = field(default_factory=dict)
+
+    def prune(self, alive: Iterable[_Key]) -> None:
+        keep = set(alive)
+        for table in (self.versions, self.tokens, self.sessions, self.ended):
+            for key in [k for k in table if k not in keep]:
+                del table[key]
+
+
+def hermes_version(argv: tuple[str, ...]) -> str | None:
+    """The hermes-agent version next to the interpreter or script the dashboard
+    runs (``<venv>/lib/python3.X/site-packages/hermes_agent-V.dist-info``)."""
+    for word in argv[:2]:
+        if not word.startswith("/") or "/bin/" not in word:
+            continue
+        prefix = word.rsplit("/bin/", 1)[0]
+        try:
+            libs = [d for d in os.listdir(f"{prefix}/lib") if d.startswith("python")]
+        except OSError:
+            continue
+        for lib in libs:
+            try:
+                names = os.listdir(f"{prefix}/lib/{lib}/site-packages")
+            except OSError:
+                continue
+            for name in names:
+                if name.startswith("hermes_agent-") and name.endswith(".dist-info"):
+                    return name[len("hermes_agent-") : -len(".dist-info")][:32]
+    return None
+
+
+def connections(
+    sockets: list[TcpSocket] | None, dashboard_targets: Mapping[int, str], below: set[int]
+) -> tuple[tuple[int, ...], int | None]:
+    """(listening ports, inbound connections from outside the dashboard's tree).
+
+    ``below``: socket inodes held by processes below the dashboard (its node
+    tabs talk to it over its own port: those are not browsers)."""
+    if sockets is None:
+        return (), None
+    mine = socket_inodes(dict(dashboard_targets))
+    listening = {s.local_port for s in sockets if s.inode in mine and s.state == TCP_LISTEN}
+    ports = tuple(sorted(listening))
+    by_ends = {(s.local, s.remote): s.inode for s in sockets}
+    outside = sum(
+        1
+        for s in sockets
+        if s.inode in mine
+        and s.state == TCP_ESTABLISHED
+        and s.local_port in listening
+        and by_ends.get((s.remote, s.local)) not in below
+    )
+    return ports, outside
+
+
+def gather(
+    cache: EvidenceCache,
+    key: _Key,
+    *,
+    argv: tuple[str, ...],
+    uid: int,
+    profile: str | None,
+    ports: tuple[int, ...],
+    browser_connections: int | None,
+    worker_keys: Iterable[str],
+    environ: Mapping[str, str] | None,
+    now: float,
+) -> DashboardEvidence:
+    if key not in cache.versions:
+        cache.versions[key] = hermes_version(argv) or _status_version(ports)
+    version = cache.versions[key]
+    facts = facts_for(version)
+    sessions, note = _sessions(cache, key, ports, now) if facts.lists_sessions else (None, "")
+    if not facts.lists_sessions:
+        note = f"hermes-agent {version} has no session list"
+    ended = _ended(cache, key, _state_db(environ, uid, profile), tuple(worker_keys), now)
+    return DashboardEvidence(version, facts, ports, browser_connections, sessions, note, ended)
+
+
+def _status_version(ports: tuple[int, ...]) -> str | None:
+    for port in ports:
+        try:
+            status = dashboard_api.fetch_status(port, timeout=DASHBOARD_TIMEOUT_S)
+        except dashboard_api.DashboardApiError:
+            continue
+        version = status.get("version") if status else None
+        if isinstance(version, str):
+            return version[:32]
+    return None
+
+
+def _sessions(
+    cache: EvidenceCache, key: _Key, ports: tuple[int, ...], now: float
+) -> tuple[Mapping[str, dashboard_api.ActiveSession] | None, str]:
+    cached = cache.sessions.get(key)
+    if cached is None or now - cached[0] >= EVIDENCE_TTL_S:
+        answer, note = _ask(cache, key, ports)
+        cached = cache.sessions[key] = (now, answer, note)
+    _, answer, note = cached
+    if answer is None or answer.error is not None:
+        return None, note
+    return {s.session_key: s for s in answer.sessions}, note
+
+
+def _ask(
+    cache: EvidenceCache, key: _Key, ports: tuple[int, ...]
+) -> tuple[dashboard_api.ActiveSessions | None, str]:
+    if not ports:
+        return None, "session list not asked: the dashboard listens on no TCP port we can see"
+    port = ports[0]
+    try:
+        if key not in cache.tokens:
+            cache.tokens[key] = dashboard_api.fetch_token(port, timeout=DASHBOARD_TIMEOUT_S)
+        token = cache.tokens[key]
+        if token is None:
+            return None, "session list not available: the dashboard does not expose its token"
+        answer = dashboard_api.probe_active_sessions(port, token, timeout=DASHBOARD_TIMEOUT_S)
+    except dashboard_api.DashboardApiError as err:
+        return None, f"session list not available: {err}"
+    if answer.error is not None:
+        cache.tokens.pop(key, None)  # a token that stopped working is fetched again
+        return answer, f"session list not available ({answer.error})"
+    return answer, f"session.active_list on port {port}: {len(answer.sessions)} session(s)"
+
+
+def _state_db(environ: Mapping[str, str] | None, uid: int, profile: str | None) -> str | None:
+    home = (environ or {}).get("HERMES_HOME")
+    if not home:
+        try:
+            home = os.path.join(pwd.getpwuid(uid).pw_dir, ".hermes")
+        except KeyError:
+            return None
+    path = os.path.join(home, "profiles", profile, "state.db") if profile else None
+    if path is None or not os.path.isfile(path):
+        path = os.path.join(home, "state.db")
+    return path if os.path.isabs(path) else None
+
+
+def _ended(
+    cache: EvidenceCache, key: _Key, path: str | None, keys: tuple[str, ...], now: float
+) -> dict[str, SessionEnd]:
+    if path is None or not keys:
+        return {}
+    cached = cache.ended.get(key)
+    if cached is None or now - cached[0] >= EVIDENCE_TTL_S:
+        cached = cache.ended[key] = (now, read_ended_sessions(path, keys))
+    return {k: v for k, v in cached[1].items() if k in keys}
+
+
+def read_ended_sessions(path: str, keys: tuple[str, ...]) -> dict[str, SessionEnd]:
+    """Sessions of ``keys`` that state.db says ended (and did not continue).
+
+    The file must be a regular file, not a link; it is opened read-only and
+    immutable (no lock taken, no -shm or -wal created: the tool runs as root in
+    the user's home). Any failure gives no evidence, never an error."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return {}
+    if not stat.S_ISREG(info.st_mode):
+        return {}
+    uri = f"file:{urllib.parse.quote(path)}?mode=ro&immutable=1"
+    found: dict[str, SessionEnd] = {}
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=0.2, check_same_thread=False)
+    except sqlite3.Error:
+        return {}
+    try:
+        for start in range(0, len(keys), _MAX_KEYS_PER_QUERY):
+            chunk = keys[start : start + _MAX_KEYS_PER_QUERY]
+            marks = ",".join("?" * len(chunk))
+            rows = db.execute(
+                f"SELECT id, ended_at, end_reason FROM sessions WHERE id IN ({marks})", chunk
+            ).fetchall()
+            for sid, ended_at, reason in rows:
+                if not isinstance(sid, str) or ended_at is None:
+                    continue
+                why = str(reason or "ended")[:64]
+                if why in CONTINUED:
+                    continue
+                try:
+                    found[sid] = SessionEnd(float(ended_at), why)
+                except (TypeError, ValueError):
+                    continue
+    except sqlite3.Error:
+        return {}
+    finally:
+        db.close()
+    return found

@@ -1,0 +1,123 @@
+"""Status and restart of Hermes agents, whatever manages them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hermes_top.core.errors import HermesTopError
+from hermes_top.core.platform import current_platform
+from hermes_top.service import runner
+from hermes_top.service.agent import AgentRef, AgentStatus, ServiceManager
+from hermes_top.service.config import ServiceSettings
+from hermes_top.service.launchd import LaunchdManager
+from hermes_top.service.systemd import SystemdManager
+
+
+def get_manager(settings: ServiceSettings) -> LaunchdManager | SystemdManager:
+    if settings.manager == "launchd":
+        return LaunchdManager(settings)
+    return SystemdManager(settings)
+
+
+def dashboard_name(settings: ServiceSettings) -> str:
+    return settings.label if settings.manager == "launchd" else settings.unit
+
+
+def fd_count(pid: int | None) -> int | None:
+    """Open FDs of ``pid`` (the core's platform seam); None when gone or not ours to see."""
+    return current_platform().num_fds(pid)[0] if pid else None
+
+
+def agent_statuses(manager: ServiceManager) -> list[AgentStatus]:
+    return [manager.status(ref) for ref in manager.known_agents()]
+
+
+def find_agent(manager: ServiceManager, name: str) -> AgentRef:
+    for ref in manager.known_agents():
+        if ref.name == name:
+            return ref
+    return AgentRef("dashboard" if "dashboard" in name else "gateway", name)
+
+
+def loaded_status(manager: ServiceManager, name: str) -> AgentStatus:
+    """Status of ``name``; HermesTopError if the manager does not know it."""
+    status = manager.status(find_agent(manager, name))
+    if not status.loaded:
+        raise HermesTopError(f"unknown {manager.describe(name)}: it is not loaded")
+    return status
+
+
+@dataclass(frozen=True)
+class RestartReport:
+    manager: str
+    name: str
+    command: str
+    pid_before: int | None
+    pid_after: int | None
+    fds_before: int | None
+    fds_after: int | None
+    #: True when a (new) main PID showed up after the restart.
+    running: bool
+
+    @property
+    def summary(self) -> str:
+        pids = f"pid {_show(self.pid_before)} → {_show(self.pid_after)}"
+        fds = f"FDs {_show(self.fds_before)} → {_show(self.fds_after)}"
+        if not self.running:
+            return f"restarted {self.name} but it is not running yet ({pids})"
+        return f"restarted {self.name}: {pids}, {fds}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "manager": self.manager,
+            "name": self.name,
+            "command": self.command,
+            "pid_before": self.pid_before,
+            "pid_after": self.pid_after,
+            "fds_before": self.fds_before,
+            "fds_after": self.fds_after,
+            "running": self.running,
+        }
+
+
+def _show(value: int | None) -> str:
+    return "-" if value is None else str(value)
+
+
+def restart_agent(
+    manager: ServiceManager,
+    name: str,
+    *,
+    before: AgentStatus | None = None,
+    wait_s: float = 10.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> RestartReport:
+    """Restart a loaded agent and wait (up to ``wait_s``) for its new main PID."""
+    before = before or loaded_status(manager, name)
+    fds_before = fd_count(before.pid)
+    command = runner.format_command(manager.restart_command(name))
+    manager.restart(name)
+    after = manager.status(find_agent(manager, name))
+    deadline = time.monotonic() + wait_s
+    # launchd/systemd return once the job is asked to start, before it has a PID.
+    while not _restarted(before, after) and time.monotonic() < deadline:
+        sleep(0.2)
+        after = manager.status(find_agent(manager, name))
+    running = _restarted(before, after)
+    return RestartReport(
+        manager.name,
+        name,
+        command,
+        before.pid,
+        after.pid,
+        fds_before,
+        fd_count(after.pid) if running else None,
+        running,
+    )
+
+
+def _restarted(before: AgentStatus, after: AgentStatus) -> bool:
+    return after.pid is not None and after.pid != before.pid

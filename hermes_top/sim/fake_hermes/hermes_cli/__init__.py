@@ -1,0 +1,1 @@
+"""Simulated hermes_cli (hermes-top test double)."""

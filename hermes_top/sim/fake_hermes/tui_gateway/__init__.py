@@ -1,0 +1,1 @@
+"""Simulated tui_gateway (hermes-top test double)."""
