@@ -12,15 +12,17 @@ from pathlib import Path
 
 from hermes_top.testing import DEMO_NOW, demo_core, demo_fd_samples
 from hermes_top.tui.app import HermesTopApp
-from hermes_top.tui.history import FdHistory
 from hermes_top.tui.widgets.process_table import ProcessTable
+from hermes_top.view.history import FdHistory
 
 SIZE = (100, 30)
 #: file name -> (pid to select first or None, keys to press)
 SHOTS: dict[str, tuple[int | None, Sequence[str]]] = {
     "main.svg": (None, ()),
     "reap-dialog.svg": (None, ("R",)),
-    "details.svg": (3001, ("enter",)),
+    "details.svg": (4170, ("enter",)),
+    "recover-dialog.svg": (4100, ("L",)),
+    "signal-menu.svg": (3003, ("k",)),
 }
 
 

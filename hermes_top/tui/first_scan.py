@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from concurrent.futures import Future
 
-from hermes_top.core.api import CoreAPI
+from hermes_top.core.engine import CoreAPI
 from hermes_top.core.model import Snapshot
 
 

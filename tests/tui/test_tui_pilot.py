@@ -1,31 +1,27 @@
-"""Drive the TUI with keys over a FakeCore and check exactly what reached the core."""
+"""Drive the TUI's destructive keys over a FakeCore and check exactly what reached the core."""
 
 from __future__ import annotations
 
-import asyncio
 import signal
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from textual.pilot import Pilot
-from tui_helpers import make_app, select_pid, settle
+from textual.widgets import Button
+from tui_helpers import (
+    drive,
+    make_app,
+    notes,
+    screen_text,
+    select_pid,
+    settle,
+)
 
 from hermes_top.core.model import Identity, Snapshot
-from hermes_top.testing import FakeCore, demo_breakdowns, demo_snapshot
+from hermes_top.testing import FakeCore, demo_core, demo_snapshot
 from hermes_top.tui.app import HermesTopApp
 from hermes_top.tui.screens.confirm import ConfirmDialog
-from hermes_top.tui.widgets.process_table import ProcessTable
-
-Scenario = Callable[[HermesTopApp, Pilot[None]], Awaitable[None]]
-
-
-def drive(app: HermesTopApp, scenario: Scenario, size: tuple[int, int] = (80, 24)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
+from hermes_top.tui.screens.recover import RecoverDialog
+from hermes_top.tui.screens.signal_menu import SignalMenu
 
 
 def identities(snapshot: Snapshot, *pids: int) -> tuple[Identity, ...]:
@@ -34,13 +30,8 @@ def identities(snapshot: Snapshot, *pids: int) -> tuple[Identity, ...]:
     return tuple(p.identity for p in found if p is not None)
 
 
-def row_keys(app: HermesTopApp) -> list[str]:
-    table = app.query_one(ProcessTable)
-    return [str(row.key.value) for row in table.ordered_rows]
-
-
-def notes(app: HermesTopApp) -> str:
-    return "\n".join(n.message for n in app._notifications)
+def signals_sent(core: FakeCore) -> list[int]:
+    return [c.sig for c in core.signal_calls]
 
 
 def test_tag_two_rows_then_T_sends_TERM_to_exactly_those() -> None:
@@ -48,12 +39,12 @@ def test_tag_two_rows_then_T_sends_TERM_to_exactly_those() -> None:
     app = make_app(core)
 
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        select_pid(app, 3001)
-        await pilot.press("space", "space")  # tags 3001, moves down, tags 3002
-        assert set(app.tagged) == {3001, 3002}
+        select_pid(app, 3002)
+        await pilot.press("space", "space")  # tags 3002, moves down, tags 3003
+        assert set(app.tagged) == {3002, 3003}
         await pilot.press("T")
         assert isinstance(app.screen, ConfirmDialog)
-        assert [p.pid for p in app.screen.targets] == [3001, 3002]
+        assert [p.pid for p in app.screen.targets] == [3002, 3003]
         assert app.screen.focused is not None and app.screen.focused.id == "cancel"
         await pilot.press("y")
         await settle(pilot)
@@ -63,23 +54,82 @@ def test_tag_two_rows_then_T_sends_TERM_to_exactly_those() -> None:
     assert len(core.signal_calls) == 1
     call = core.signal_calls[0]
     assert call.sig == signal.SIGTERM
-    assert call.targets == identities(demo_snapshot(), 3001, 3002)
+    assert call.targets == identities(demo_snapshot(), 3002, 3003)
     assert "SIGTERM: 2 terminated" in notes(app)
-    assert app.snapshot is not None and app.snapshot.get(3001) is None  # rescanned after
+    assert app.snapshot is not None and app.snapshot.get(3002) is None  # rescanned after
 
 
-def test_K_on_cursor_row_reports_denied_with_reason() -> None:
+def test_K_on_another_users_process_says_why_before_asking() -> None:
     core = FakeCore([demo_snapshot()])
     app = make_app(core)
 
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        select_pid(app, 3010)  # bob's worker: the fake says EPERM
-        await pilot.press("K", "y")
+        select_pid(app, 3010)  # bob's worker: the product's safety policy refuses it
+        await pilot.press("K")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        assert dialog.targets == ()
+        assert dialog.query_one("#confirm", Button).disabled
+        shown = screen_text(app)
+        assert "owned by bob (uid 502)" in shown and "nothing to do" in shown
+        await pilot.press("y")  # nothing to confirm
         await settle(pilot)
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("escape")
+        # A zombie: the same, with the policy's reason.
+        select_pid(app, 4140)
+        await pilot.press("T")
+        assert isinstance(app.screen, ConfirmDialog) and app.screen.targets == ()
+        assert "its parent 4100 must reap it" in screen_text(app)
+        await pilot.press("n")
 
     drive(app, scenario)
-    assert [c.sig for c in core.signal_calls] == [signal.SIGKILL]
-    assert "3010 slash_worker: denied — operation not permitted" in notes(app)
+    assert core.signal_calls == []
+
+
+def test_a_dashboard_as_target_is_warned_about() -> None:
+    core = FakeCore([demo_snapshot()])
+    app = make_app(core)
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        select_pid(app, 4100)
+        await pilot.press("T")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog) and [p.pid for p in dialog.targets] == [4100]
+        assert "4100 is a dash: 12 process(es) below it lose their host" in screen_text(app)
+        await pilot.press("y")
+        await settle(pilot)
+
+    drive(app, scenario, size=(120, 36))
+    assert signals_sent(core) == [signal.SIGTERM]
+
+
+def test_signal_menu_sends_the_chosen_signal_through_the_same_dialog() -> None:
+    core = FakeCore([demo_snapshot()])
+    app = make_app(core)
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        select_pid(app, 3003)
+        await pilot.press("k")
+        assert isinstance(app.screen, SignalMenu)
+        await pilot.press("c")  # CONT
+        assert isinstance(app.screen, ConfirmDialog)
+        assert [p.pid for p in app.screen.targets] == [3003]
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.press("f9")
+        assert isinstance(app.screen, SignalMenu)
+        await pilot.press("down", "down", "down", "enter")  # TERM KILL INT [HUP]
+        assert isinstance(app.screen, ConfirmDialog)
+        await pilot.press("y")
+        await settle(pilot)
+        await pilot.press("k", "escape")  # cancelled: nothing
+        await settle(pilot)
+        assert not isinstance(app.screen, (SignalMenu, ConfirmDialog))
+
+    drive(app, scenario)
+    assert signals_sent(core) == [signal.SIGCONT, signal.SIGHUP]
+    assert core.signal_calls[0].targets == identities(demo_snapshot(), 3003)
 
 
 def test_readonly_sends_nothing_and_says_so() -> None:
@@ -88,12 +138,12 @@ def test_readonly_sends_nothing_and_says_so() -> None:
 
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
         select_pid(app, 3001)
-        await pilot.press("space", "T", "y", "K", "y", "R", "y", "L", "y")
+        await pilot.press("space", "T", "y", "K", "y", "k", "t", "y", "R", "y", "L", "y")
         await settle(pilot)
-        assert not isinstance(app.screen, ConfirmDialog)
+        assert not isinstance(app.screen, (ConfirmDialog, SignalMenu, RecoverDialog))
 
     drive(app, scenario)
-    assert core.signal_calls == [] and core.reap_calls == [] and core.restarts == 0
+    assert core.signal_calls == [] and core.reap_calls == [] and core.recover_calls == []
     assert "read-only" in notes(app)
 
 
@@ -116,12 +166,15 @@ def test_escape_cancels_and_nothing_is_sent() -> None:
         select_pid(app, 3002)
         await pilot.press("T", "enter")  # Enter presses the focused button: Cancel
         await settle(pilot)
+        await pilot.press("K", "q")  # q in a dialog cancels, it does not quit
+        await settle(pilot)
+        assert app.is_running
 
     drive(app, scenario)
-    assert core.signal_calls == [] and core.reap_calls == []
+    assert core.signal_calls == [] and [c for c in core.reap_calls if not c.dry_run] == []
 
 
-def test_R_plans_orphans_only_then_stale_after_the_toggle() -> None:
+def test_R_plans_orphans_and_sure_abandoned_then_stale_after_the_toggle() -> None:
     core = FakeCore([demo_snapshot()])
     app = make_app(core)
 
@@ -129,22 +182,69 @@ def test_R_plans_orphans_only_then_stale_after_the_toggle() -> None:
         await pilot.press("R")
         dialog = app.screen
         assert isinstance(dialog, ConfirmDialog)
-        # bob's orphan and the zombie are left out, the stale twin only on request.
-        assert [p.pid for p in dialog.targets] == [3001, 3002, 3003]
+        # bob's orphan, the zombie and the unsure abandoned worker are left out, with why.
+        assert [p.pid for p in dialog.targets] == [3001, 3002, 3003, 3004, 4160]
+        left_out = {p.pid for p, _ in dialog.excluded}
+        assert left_out == {3010, 4119, 4140, 4170}
+        assert "low confidence" in screen_text(app)
         await pilot.press("s")
-        assert [p.pid for p in dialog.targets] == [3001, 3002, 3003, 4119]
+        assert [p.pid for p in dialog.targets] == [3001, 3002, 3003, 3004, 4119, 4160]
         await pilot.press("s")
-        assert [p.pid for p in dialog.targets] == [3001, 3002, 3003]
+        assert 4119 not in [p.pid for p in dialog.targets]
         await pilot.press("s", "y")
         await settle(pilot)
 
     drive(app, scenario)
-    assert len(core.reap_calls) == 1
-    assert core.reap_calls[0].targets == identities(demo_snapshot(), 3001, 3002, 3003, 4119)
-    assert core.reap_calls[0].grace_s == app.grace_s
-    assert "reap: 3 terminated, 1 killed" in notes(app)
+    reaps = [c for c in core.reap_calls if not c.dry_run]
+    assert len(reaps) == 1
+    assert reaps[0].targets == identities(demo_snapshot(), 3001, 3002, 3003, 3004, 4119, 4160)
+    assert reaps[0].grace_s == app.grace_s
+    assert "reap: 5 terminated, 1 killed" in notes(app)
     assert app.snapshot is not None
-    assert {p.pid for p in app.snapshot.processes}.isdisjoint({3001, 3002, 3003, 4119})
+    assert {p.pid for p in app.snapshot.processes}.isdisjoint({3001, 3002, 3003, 4119, 4160})
+
+
+def test_L_recovers_the_selected_dashboard_after_showing_the_plan() -> None:
+    core = demo_core()
+    app = make_app(core)
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        select_pid(app, 4122)  # a worker: its dashboard is the one
+        await pilot.press("L")
+        await settle(pilot)
+        dialog = app.screen
+        assert isinstance(dialog, RecoverDialog)
+        assert [s.dashboard.pid for s in dialog.plan.steps] == [4100]
+        assert dialog.focused is not None and dialog.focused.id == "cancel"
+        shown = screen_text(app)
+        for text in ("needs reap+restart", "relaunch the same command", "tab (node 4120)"):
+            assert text in shown, text
+        assert "218 now → ~14 expected (soft limit 256)" in shown
+        await pilot.press("y")
+        await settle(pilot)
+
+    drive(app, scenario, size=(120, 36))
+    assert [[s.dashboard.pid for s in plan.steps] for plan in core.recover_calls] == [[4100]]
+    said = notes(app)
+    assert "dashboard 4100 recovered: now PID 5100; FDs 218 → 14 of 256" in said
+    assert "reaped: 2 terminated" in said
+
+
+def test_L_on_no_dashboard_plans_every_one_in_trouble() -> None:
+    core = demo_core()
+    app = make_app(core)
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        select_pid(app, 3001)  # an orphan: no dashboard above it
+        await pilot.press("L")
+        await settle(pilot)
+        assert isinstance(app.screen, RecoverDialog)
+        assert [s.dashboard.pid for s in app.screen.plan.steps] == [4100]  # 5200 is fine
+        await pilot.press("n")
+        await settle(pilot)
+
+    drive(app, scenario)
+    assert core.recover_calls == []
 
 
 def test_actions_use_identities_captured_when_the_dialog_opened() -> None:
@@ -170,129 +270,3 @@ def test_actions_use_identities_captured_when_the_dialog_opened() -> None:
     drive(app, scenario)
     assert core.signal_calls[0].targets == (first.get(3001).identity,)  # type: ignore[union-attr]
     assert "3001 slash_worker: changed" in notes(app)
-
-
-def test_cursor_stays_on_its_pid_after_a_resorting_refresh() -> None:
-    first = demo_snapshot()
-    # Next scan: 4122's FD count jumps to the top and a new orphan appears above it.
-    procs = [replace(p, num_fds=500) if p.pid == 4122 else p for p in first.processes]
-    procs.append(replace(first.get(3002), identity=Identity(2999, 5.0, 501, ("x",))))  # type: ignore[arg-type]
-    second = replace(first, processes=tuple(sorted(procs, key=lambda p: p.pid)))
-    core = FakeCore([first, second])
-    app = make_app(core)
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        await pilot.press("t", "s", "s", "s")  # flat; pid -> state -> age -> fds
-        assert app.sort == "fds" and not app.tree_mode
-        select_pid(app, 4122)
-        await pilot.pause()
-        table = app.query_one(ProcessTable)
-        before = table.cursor_row
-        app.request_scan()
-        await settle(pilot)
-        assert "2999" in row_keys(app)
-        assert table.cursor_key == "4122"
-        assert before > 0 and table.cursor_row == 0  # it moved to the top with its row
-
-    drive(app, scenario)
-
-
-def test_refresh_updates_rows_in_place() -> None:
-    first = demo_snapshot()
-    changed = [replace(p, num_fds=9) if p.pid == 4131 else p for p in first.processes]
-    second = replace(first, processes=tuple(p for p in changed if p.pid != 5211))
-    app = make_app(FakeCore([first, second]))
-    calls: dict[str, int] = {"add": 0, "remove": 0, "update": 0}
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        table = app.query_one(ProcessTable)
-        for name, method in (
-            ("add", "add_row"),
-            ("remove", "remove_row"),
-            ("update", "update_cell"),
-        ):
-            original = getattr(table, method)
-
-            def counted(*a: object, _n: str = name, _f: object = original, **k: object) -> object:
-                calls[_n] += 1
-                return _f(*a, **k)  # type: ignore[operator]
-
-            setattr(table, method, counted)
-        app.request_scan()
-        await settle(pilot)
-
-    drive(app, scenario)
-    # 5211 gone; 4131's FDs and 5210's tree guide (now the last child) changed.
-    assert calls == {"add": 0, "remove": 1, "update": 2}
-
-
-def test_filter_narrows_rows_and_escape_restores_them() -> None:
-    app = make_app()
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        full = row_keys(app)
-        await pilot.press("slash", "b", "o", "b")
-        assert row_keys(app) == ["orphans", "3010"]
-        await pilot.press("enter")  # keep the filter, back to the table
-        assert app.filter_text == "bob"
-        await pilot.press("t")  # flat list: no group rows
-        assert row_keys(app) == ["3010"]
-        await pilot.press("slash", "escape")
-        assert row_keys(app) != full  # flat now, but everything is back
-        assert len(row_keys(app)) == len(demo_snapshot().processes)
-
-    drive(app, scenario)
-
-
-def test_fold_hides_a_dashboards_children() -> None:
-    app = make_app()
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        select_pid(app, 4100)
-        await pilot.press("left")
-        keys = row_keys(app)
-        assert "4100" in keys and "4119" not in keys and "4122" not in keys
-        await pilot.press("right")
-        assert "4122" in row_keys(app)
-
-    drive(app, scenario)
-
-
-def test_details_show_redacted_argv_and_fd_breakdown() -> None:
-    snap = demo_snapshot()
-    secret = ("node", "entry.js", "--gateway", "ws://h/api/ws?token=abc123")
-    leaky = replace(snap.get(5210), identity=replace(snap.get(5210).identity, cmdline=secret))  # type: ignore[arg-type,union-attr]
-    snap = replace(snap, processes=tuple(leaky if p.pid == 5210 else p for p in snap.processes))
-    app = make_app(FakeCore([snap], breakdowns=demo_breakdowns()))
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        select_pid(app, 5210)
-        await pilot.press("enter")
-        await settle(pilot)
-        screen = app.export_screenshot()
-        assert "token=&lt;redacted&gt;" in screen or "token=<redacted>" in screen
-        assert "abc123" not in screen
-        select_pid(app, 3001)
-        await settle(pilot)
-        body = str(app.query_one("#details-body").render())
-        assert "3 pipe" in body and "state.db" in body
-
-    drive(app, scenario, size=(120, 36))
-
-
-def test_pause_stops_scanning() -> None:
-    core = FakeCore([demo_snapshot()])
-    app = make_app(core)
-    app.interval_s = 0.05
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        await pilot.press("p")
-        await settle(pilot)
-        scans = core.scans
-        await pilot.pause(0.3)
-        assert core.scans == scans
-        await pilot.press("p")
-        await pilot.pause(0.3)
-        assert core.scans > scans
-
-    drive(app, scenario)

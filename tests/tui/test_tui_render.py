@@ -1,47 +1,30 @@
-"""The table's cheaper paint paths draw exactly what DataTable's own would.
-
-ProcessTable overrides three DataTable internals for speed (see process_table.py):
-a cell cache keyed by the cell value instead of a table-wide counter, a body-row
-render without the unused header/fixed style lookups, and dimensions without
-measuring fixed-width cells. Each test compares the override with DataTable's own
-method on the same table, after refreshes that change cells, move the cursor and
-re-sort; and checks that a refresh only builds and repaints what changed.
-"""
+"""The table is updated in place: after any run of refreshes it must draw exactly
+what a table built from scratch on the final state draws; its one override of a
+DataTable internal (the cell cache, see process_table.py) must render exactly
+what DataTable's own method renders; and a refresh that changes nothing visible
+must touch no cell and repaint nothing (ages past a minute are shown in
+minutes, so they do not tick every second)."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
 from concurrent.futures import Future
 from dataclasses import replace
 
-from rich.style import Style
-from rich.text import Text
-from textual.coordinate import Coordinate
-from textual.geometry import Region
 from textual.pilot import Pilot
+from textual.strip import Strip
 from textual.visual import VisualType
 from textual.widgets import DataTable
-from tui_helpers import make_app, select_pid, settle
+from tui_helpers import drive, make_app, select_pid, settle, with_cpu
 
-from hermes_top.core.format import format_age
-from hermes_top.core.model import Snapshot
+from hermes_top.core.model import Snapshot, State
 from hermes_top.testing import FakeCore, demo_snapshot
 from hermes_top.tui.app import HermesTopApp
-from hermes_top.tui.tree import Row
+from hermes_top.tui.widgets.columns import coarse_age
 from hermes_top.tui.widgets.header import HeaderStrip
 from hermes_top.tui.widgets.process_table import ProcessTable
+from hermes_top.view.tree import group_key
 
-Scenario = Callable[[HermesTopApp, Pilot[None]], Awaitable[None]]
-
-
-def drive(app: HermesTopApp, scenario: Scenario, size: tuple[int, int] = (120, 36)) -> None:
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot)
-            await scenario(app, pilot)
-
-    asyncio.run(main())
+SIZE = (120, 36)
 
 
 def older(snapshot: Snapshot, seconds: float) -> Snapshot:
@@ -50,101 +33,123 @@ def older(snapshot: Snapshot, seconds: float) -> Snapshot:
     return replace(snapshot, processes=procs, taken_at=snapshot.taken_at + seconds)
 
 
+def drawn(table: ProcessTable) -> tuple[list[str], list[list[object]], list[Strip]]:
+    """(column labels, every cell, every line on screen) of ``table``."""
+    labels = [c.label.markup for c in table.ordered_columns]
+    cells = [[(c.plain, c.spans) for c in table.get_row_at(i)] for i in range(table.row_count)]
+    lines = [table.render_line(y) for y in range(table.size.height)]
+    return labels, cells, lines
+
+
 def assert_same_as_datatable(table: ProcessTable) -> None:
-    """Every body cell and row line, rendered by the overrides and by DataTable."""
+    """Every body cell, rendered by the override and by DataTable, cursor or not."""
     base = table.rich_style
-    cursor, hover = table.cursor_coordinate, Coordinate(2, 0)
     widths = [c.get_render_width(table) for c in table.ordered_columns]
     for row_index, row in enumerate(table.ordered_rows):
         for column_index, width in enumerate(widths):
-            on_cursor = row_index == cursor.row
-            ours = table._render_cell(row_index, column_index, base, width, on_cursor)
-            table._cell_render_cache.clear()
-            theirs = DataTable._render_cell(table, row_index, column_index, base, width, on_cursor)
-            assert ours == theirs, (row.key.value, column_index)
-        ours_line = table._render_line_in_row(row.key, 0, base, cursor, hover)
-        table._row_render_cache.clear()
-        theirs_line = DataTable._render_line_in_row(table, row.key, 0, base, cursor, hover)
-        table._row_render_cache.clear()
-        assert ours_line == theirs_line, row.key.value
+            for cursor in (False, True):
+                ours = table._render_cell(row_index, column_index, base, width, cursor)
+                table._cell_render_cache.clear()
+                theirs = DataTable._render_cell(table, row_index, column_index, base, width, cursor)
+                assert ours == theirs, (row.key.value, column_index, cursor)
 
 
-def test_overrides_render_what_datatable_renders_across_refreshes() -> None:
+def rebuilt(
+    app: HermesTopApp, cursor_row: int
+) -> tuple[list[str], list[list[object]], list[Strip]]:
+    """What a fresh app shows for ``app``'s final state (snapshot, sort, tree, tags, folds)."""
+    assert app.snapshot is not None
+    fresh = make_app(FakeCore([app.snapshot]))
+    out: list[tuple[list[str], list[list[object]], list[Strip]]] = []
+
+    async def scenario(fresh: HermesTopApp, pilot: Pilot[None]) -> None:
+        fresh.cpu = app.cpu  # the CPU % of the last two samples
+        fresh.cpu_available = app.cpu_available
+        fresh.sort, fresh.tree_mode = app.sort, app.tree_mode
+        fresh.tagged = dict(app.tagged)
+        fresh.collapsed = set(app.collapsed)
+        fresh.refresh_view()
+        await settle(pilot)
+        table = fresh.query_one(ProcessTable)
+        table.move_cursor(row=cursor_row, animate=False)
+        await settle(pilot)
+        out.append(drawn(table))
+
+    drive(fresh, scenario, size=SIZE)
+    return out[0]
+
+
+def test_in_place_updates_draw_what_a_fresh_table_draws() -> None:
     first = demo_snapshot()
-    later = older(first, 7)
+    later = older(first, 75)  # ages tick over minutes, 4133 leaves its seconds
     gone = replace(later, processes=tuple(p for p in later.processes if p.pid != 4131))
-    app = make_app(FakeCore([first, later, gone]))
+    cpu = with_cpu(gone, {4100: 3.0}, later=1)  # CPU times arrive: a column is added
+    cpu2 = with_cpu(gone, {4100: 4.0}, later=3)
+    app = make_app(FakeCore([first, later, gone, cpu, cpu2]))
+    ours: list[tuple[list[str], list[list[object]], list[Strip]]] = []
+    cursor: list[int] = []
 
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        table = app.query_one(ProcessTable)
-        assert_same_as_datatable(table)
         select_pid(app, 4122)
-        await pilot.pause()
-        for _ in range(2):  # ages change, then a row goes away (rows shift up)
+        await pilot.press("space")  # a tag
+        for _ in range(4):  # ages change, a row goes away, a CPU column comes
             app.request_scan()
             await settle(pilot)
-            assert_same_as_datatable(table)
-        await pilot.press("s", "s")  # re-sort by age: rows move, values stay
+            assert_same_as_datatable(app.query_one(ProcessTable))
+        await pilot.press("M", "I")  # re-sort: rows move, values stay
+        select_pid(app, group_key(State.ORPHAN))
+        await pilot.press("left")  # a fold
         await settle(pilot)
-        assert_same_as_datatable(table)
-        table.focus()
-        await pilot.press("down")
-        await pilot.pause()
-        assert_same_as_datatable(table)
-
-    drive(app, scenario)
-
-
-def test_dimensions_match_datatable() -> None:
-    app = make_app()
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
         table = app.query_one(ProcessTable)
-        keys = [row.key for row in table.ordered_rows]
-        table._update_dimensions(keys)
-        ours = table.virtual_size
-        table.virtual_size = ours.with_width(1)
-        DataTable._update_dimensions(table, keys)
-        assert table.virtual_size == ours
+        assert "cpu" in table.column_keys and table.get_cell("4100", "cpu").plain == "50.0"
+        assert_same_as_datatable(table)
+        ours.append(drawn(table))
+        cursor.append(table.cursor_row)
 
-    drive(app, scenario)
+    drive(app, scenario, size=SIZE)
+    theirs = rebuilt(app, cursor[0])
+    assert ours[0][0] == theirs[0]
+    assert ours[0][1] == theirs[1]
+    assert ours[0][2] == theirs[2]
 
 
-def test_refresh_builds_and_repaints_only_changed_cells() -> None:
+def test_a_refresh_with_nothing_new_touches_no_cell_and_repaints_nothing() -> None:
     first = demo_snapshot()
-    app = make_app(FakeCore([first, first, older(first, 1)]))
-    built: list[int] = []
+    app = make_app(FakeCore([first, first, older(first, 1), older(first, 31)]))
+    updates: list[tuple[str, str]] = []
     repaints: list[int] = []
 
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
         table = app.query_one(ProcessTable)
-        original_cell = table._cell
-        original_refresh = table.refresh
+        update_cell, refresh = table.update_cell, table.refresh
 
-        def cell(index: int, row: Row, tagged: bool) -> Text:
-            built.append(index)
-            return original_cell(index, row, tagged)
+        def counted_update(row_key: str, column_key: str, value: object, **kw: object) -> None:
+            updates.append((row_key, column_key))
+            update_cell(row_key, column_key, value, **kw)  # type: ignore[arg-type]
 
-        def refresh(
-            *regions: Region, repaint: bool = True, layout: bool = False, recompose: bool = False
-        ) -> ProcessTable:
-            if not table._holding_repaints:
-                repaints.append(1)
-            return original_refresh(*regions, repaint=repaint, layout=layout, recompose=recompose)
+        def counted_refresh(*a: object, **kw: object) -> ProcessTable:
+            repaints.append(1)
+            return refresh(*a, **kw)  # type: ignore[arg-type]
 
-        table._cell = cell  # type: ignore[method-assign]
-        app.request_scan()  # the same snapshot: nothing to build, nothing to repaint
+        table.update_cell = counted_update  # type: ignore[method-assign,assignment]
+        table.refresh = counted_refresh  # type: ignore[method-assign,assignment]
+        app.request_scan()  # the same snapshot: nothing to draw
         await settle(pilot)
-        assert built == []
-        table.refresh = refresh  # type: ignore[method-assign]
-        app.request_scan()  # one second on: only ages shown to the second change
-        await settle(pilot)
-        age = [c.key for c in table._columns].index("age")
-        ticked = [p for p in first.processes if format_age(p.age_s) != format_age(p.age_s + 1)]
-        assert ticked and built == [age] * len(ticked)
-        assert len(repaints) == 1  # one for the whole batch, not one per cell
+        assert updates == [] and repaints == []
+        for seconds in (1, 31):  # a second on, then half a minute
+            updates.clear()
+            app.request_scan()
+            await settle(pilot)
+            ticked = {
+                str(p.pid)
+                for p in first.processes
+                if coarse_age(p.age_s) != coarse_age(p.age_s + seconds)
+            }
+            if seconds == 1:  # only the processes younger than a minute
+                assert ticked == {"4133", "4140"}
+            assert sorted(updates) == sorted((pid, "age") for pid in ticked)
 
-    drive(app, scenario)
+    drive(app, scenario, size=SIZE)
 
 
 def test_header_redraw_skips_layout_while_its_height_holds() -> None:
@@ -166,11 +171,11 @@ def test_header_redraw_skips_layout_while_its_height_holds() -> None:
         app.request_scan()  # the warnings count changes the text, not the height
         await settle(pilot)
         assert layouts == [False]
-        app.request_scan()  # one dashboard block fewer: the strip shrinks, so a layout
+        app.request_scan()  # one dashboard fewer: the strip shrinks, so a layout
         await settle(pilot)
         assert layouts == [False, True]
 
-    drive(app, scenario)
+    drive(app, scenario, size=(160, 40))
 
 
 def test_first_scan_started_early_is_the_first_one_shown() -> None:
@@ -184,7 +189,7 @@ def test_first_scan_started_early_is_the_first_one_shown() -> None:
         assert app.snapshot is early
         assert core.scans == 0  # the running scan was used, not a second one
 
-    drive(app, scenario)
+    drive(app, scenario, size=SIZE)
 
 
 def test_first_scan_failure_is_reported() -> None:
@@ -196,21 +201,4 @@ def test_first_scan_failure_is_reported() -> None:
         assert app.snapshot is None
         assert any("cannot read /proc" in str(n.message) for n in app._notifications)
 
-    drive(app, scenario)
-
-
-def test_unused_style_is_not_part_of_the_row_key() -> None:
-    """The row cache still separates base styles (focus, hover) as DataTable's does."""
-    app = make_app()
-
-    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
-        table = app.query_one(ProcessTable)
-        row = table.ordered_rows[1].key
-        cursor = table.cursor_coordinate
-        plain = table._render_line_in_row(row, 0, table.rich_style, cursor, Coordinate(-1, 0))
-        bold = table._render_line_in_row(
-            row, 0, table.rich_style + Style(bold=True), cursor, Coordinate(-1, 0)
-        )
-        assert plain != bold
-
-    drive(app, scenario)
+    drive(app, scenario, size=SIZE)

@@ -1,67 +1,200 @@
-"""The confirmation dialog every destructive action goes through.
+"""The confirmation dialogs every destructive action goes through.
 
-It lists PID, user, role and command of each target, focuses Cancel, and answers
-with the targets it showed (the identities captured when it opened) or None.
-For a reap it also offers the "include stale" toggle, re-planning on each change.
+``DialogBase`` lays a dialog out so it fits any terminal down to 60x15: a title,
+a scrolling body, the lines that must stay in view (what is left out and why,
+warnings), the buttons on one line, and a footer with the keys that work
+there. Cancel has the focus; Escape, n and q cancel, y confirms.
+
+``ConfirmDialog`` lists PID, user, role, state and command of each target and
+answers with the targets it showed (the identities captured when it opened) or
+None. For a reap it also offers the "include stale" toggle, re-planning on each
+change. Everything from a process goes in as ``Text``, never as markup.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Static
+from textual.widgets import Button, Footer, Static
 
-from hermes_top.core.format import STATE_MARK
 from hermes_top.core.model import ProcessInfo, ReapPlan
 from hermes_top.tui.styles import STATE_STYLE
-from hermes_top.tui.tree import ROLE_SHORT, short_command
+from hermes_top.view.format import STATE_MARK, STATE_WIDTH
+from hermes_top.view.tree import ROLE_SHORT, short_command
 
 #: (targets, excluded lines) for a given "include stale" choice.
 Planner = Callable[[bool], ReapPlan]
+Result = TypeVar("Result")
+
+#: Rows a dialog needs besides its body: border (2), title, buttons, the footer.
+_CHROME_ROWS = 5
+#: The body keeps at least this many rows (a header and two targets).
+_BODY_MIN = 3
+
+
+def _one_line(text: Text, width: int) -> Text:
+    out = text.copy()
+    out.truncate(width, overflow="ellipsis")
+    return out
 
 
 def target_lines(targets: Sequence[ProcessInfo], width: int) -> Text:
-    out = Text()
-    head = f"{'PID':>7} {'USER':<8} {'ROLE':<7} {'STATE':<8} COMMAND"
+    out = Text(no_wrap=True, overflow="ellipsis")
+    head = f"{'PID':>7} {'USER':<8} {'ROLE':<7} {'STATE':<{STATE_WIDTH}} COMMAND"
     out.append(head[:width], style="bold underline")
+    fixed = 7 + 1 + 8 + 1 + 7 + 1 + STATE_WIDTH
     for p in targets:
         out.append("\n")
         out.append(f"{p.pid:>7} {p.username[:8]:<8} {ROLE_SHORT[p.role]:<7} ")
-        out.append(f"{STATE_MARK[p.state]:<8}", style=STATE_STYLE[p.state])
-        cmd = " " + short_command(p.cmdline)
-        room = max(width - 33, 10)
+        out.append(f"{STATE_MARK[p.state]:<{STATE_WIDTH}}", style=STATE_STYLE[p.state])
+        room = max(width - fixed, 10)
+        cmd = " " + (short_command(p.cmdline, compact=room < 60) or f"[{p.name}]")
         out.append(cmd if len(cmd) <= room else cmd[: room - 1] + "…")
     if not targets:
         out.append("\n   (nothing to do)", style="dim")
     return out
 
 
-class ConfirmDialog(ModalScreen[tuple[ProcessInfo, ...] | None]):
+def left_out_lines(excluded: Sequence[tuple[ProcessInfo, str]], max_pids: int = 6) -> Text:
+    """ "left out — <reason>: 3010, 3011" per reason, in the order first met."""
+    by_reason: dict[str, list[int]] = {}
+    for proc, why in excluded:
+        by_reason.setdefault(why, []).append(proc.pid)
+    out = Text()
+    for why, pids in by_reason.items():
+        shown = ", ".join(str(p) for p in pids[:max_pids])
+        more = f" and {len(pids) - max_pids} more" if len(pids) > max_pids else ""
+        if out:
+            out.append("\n")
+        out.append("left out ", style="bold")
+        # Text, not markup: reasons hold user names and other outside data.
+        out.append(f"{shown}{more} — {why}")
+    return out
+
+
+class DialogBase(ModalScreen[Result], Generic[Result]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "confirm", "Yes"),
-        Binding("n,escape", "cancel", "No"),
-        Binding("s", "toggle_stale", "Include stale", show=False),
+        Binding("n,escape,q", "cancel", "No / Esc"),
     ]
 
     DEFAULT_CSS = """
-    ConfirmDialog { align: center middle; }
-    ConfirmDialog > Vertical {
-        width: 90%; max-width: 110; height: auto; max-height: 90%;
+    DialogBase { align: center middle; }
+    DialogBase > Vertical {
+        width: 96%; max-width: 110; height: auto; max-height: 100%;
         border: thick $error; background: $surface; padding: 0 1;
     }
-    ConfirmDialog #title { text-style: bold; }
-    ConfirmDialog #targets { height: auto; max-height: 12; }
-    ConfirmDialog #excluded { color: $text-muted; }
-    ConfirmDialog #stale { margin-top: 1; text-style: bold; }
-    ConfirmDialog Horizontal { height: auto; align-horizontal: right; }
-    ConfirmDialog Button { margin-left: 2; }
+    DialogBase #title { text-style: bold; }
+    DialogBase #body { height: auto; scrollbar-size-vertical: 1; }
+    DialogBase #fixed { color: $text-muted; }
+    DialogBase #toggle { text-style: bold; }
+    DialogBase #buttons { height: 1; align-horizontal: right; }
+    DialogBase Button { margin-left: 2; }
     """
+
+    def __init__(self, title: str, verb: str) -> None:
+        super().__init__()
+        self._title = title
+        self._verb = verb
+
+    # What a dialog shows; subclasses fill these in.
+    def title_text(self) -> Text:
+        return Text(self._title)
+
+    def body_text(self, width: int) -> Text:
+        return Text()
+
+    def fixed_text(self) -> Text:
+        """Lines that stay in view under the body (reasons, warnings, notes)."""
+        return Text()
+
+    def toggle_text(self) -> Text | None:
+        return None
+
+    def can_confirm(self) -> bool:
+        return True
+
+    def result(self) -> Result:
+        raise NotImplementedError
+
+    # Layout.
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(id="title", markup=False)
+            with VerticalScroll(id="body"):
+                yield Static(id="body-text", markup=False)
+            yield Static(id="fixed", markup=False)
+            yield Static(id="toggle", markup=False)
+            with Horizontal(id="buttons"):
+                yield Button("Cancel (n)", id="cancel", variant="primary", compact=True)
+                yield Button(f"{self._verb} (y)", id="confirm", variant="error", compact=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.redraw()
+        self.query_one("#cancel", Button).focus()
+
+    def on_resize(self) -> None:
+        self.redraw()
+
+    @property
+    def content_width(self) -> int:
+        # The dialog's border and padding (4), the body's scrollbar (1).
+        width = self.app.size.width
+        return max(min(width * 96 // 100, 110) - 5, 30)
+
+    def redraw(self) -> None:
+        """Fit the dialog to the screen: the title, the buttons and the fixed lines
+        (one line each, cut with "…") stay in view; the body scrolls in what is left.
+        Fixed lines that leave the body less than _BODY_MIN rows go to the body's end."""
+        width = self.content_width
+        self.query_one("#title", Static).update(_one_line(self.title_text(), width))
+        toggle = self.toggle_text()
+        toggle_widget = self.query_one("#toggle", Static)
+        toggle_widget.display = toggle is not None
+        toggle_widget.update(_one_line(toggle, width) if toggle is not None else "")
+        room = self.app.size.height - _CHROME_ROWS - (toggle is not None)
+        fixed = self.fixed_text()
+        lines: list[Text] = list(fixed.split("\n")) if fixed else []
+        budget = max(room - _BODY_MIN, 1)
+        overflow: list[Text] = []
+        if len(lines) > budget:
+            overflow = lines[budget - 1 :]
+            lines = [*lines[: budget - 1], Text(f"… {len(overflow)} more under the list", "bold")]
+        fixed_widget = self.query_one("#fixed", Static)
+        fixed_widget.display = bool(lines)
+        fixed_widget.update(Text("\n").join(_one_line(line, width) for line in lines))
+        body = self.body_text(width)
+        if overflow:
+            body = Text("\n").join([body, Text(""), *overflow])
+        self.query_one("#body-text", Static).update(body)
+        self.query_one("#body", VerticalScroll).styles.max_height = max(room - len(lines), 2)
+        self.query_one("#confirm", Button).disabled = not self.can_confirm()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "confirm":
+            self.action_confirm()
+        else:
+            self.action_cancel()
+
+    def action_confirm(self) -> None:
+        if self.can_confirm():
+            self.dismiss(self.result())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ConfirmDialog(DialogBase[tuple[ProcessInfo, ...] | None]):
+    """Signal or reap ``targets``; ``excluded`` are shown with why they are left out."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("s", "toggle_stale", "Stale too")]
 
     def __init__(
         self,
@@ -69,39 +202,24 @@ class ConfirmDialog(ModalScreen[tuple[ProcessInfo, ...] | None]):
         verb: str,
         targets: Sequence[ProcessInfo],
         *,
+        excluded: Sequence[tuple[ProcessInfo, str]] = (),
+        warnings: Sequence[str] = (),
         note: str = "",
         planner: Planner | None = None,
-        allow_empty: bool = False,
     ) -> None:
-        super().__init__()
-        self._title = title
-        self._verb = verb
+        super().__init__(title, verb)
         self._note = note
+        self._warnings = tuple(warnings)
         self._planner = planner
-        self._allow_empty = allow_empty
         self._include_stale = False
         self.targets: tuple[ProcessInfo, ...] = tuple(targets)
-        self.excluded: tuple[tuple[ProcessInfo, str], ...] = ()
+        self.excluded: tuple[tuple[ProcessInfo, str], ...] = tuple(excluded)
         if planner is not None:
             self._replan()
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(id="title")
-            with VerticalScroll(id="targets"):
-                yield Static(id="target-list")
-            yield Static(id="excluded")
-            if self._planner is not None:
-                yield Static(id="stale")
-            if self._note:
-                yield Static(self._note, id="note")
-            with Horizontal():
-                yield Button("Cancel (n)", id="cancel", variant="primary")
-                yield Button(f"{self._verb} (y)", id="confirm", variant="error")
-
-    def on_mount(self) -> None:
-        self._redraw()
-        self.query_one("#cancel", Button).focus()
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "s" is only for a reap (and hidden from the footer otherwise).
+        return self._planner is not None if action == "toggle_stale" else True
 
     def _replan(self) -> None:
         assert self._planner is not None
@@ -109,32 +227,38 @@ class ConfirmDialog(ModalScreen[tuple[ProcessInfo, ...] | None]):
         self.targets = plan.targets
         self.excluded = plan.excluded
 
-    def _redraw(self) -> None:
+    def title_text(self) -> Text:
         n = len(self.targets)
-        self.query_one("#title", Static).update(
-            f"{self._title}: {n} process{'es' if n != 1 else ''}"
-        )
-        width = max(self.app.size.width * 9 // 10 - 4, 40)
-        self.query_one("#target-list", Static).update(target_lines(self.targets, min(width, 106)))
-        excluded = self.query_one("#excluded", Static)
-        excluded.display = bool(self.excluded)
-        if self.excluded:
-            reasons: dict[str, int] = {}
-            for _, why in self.excluded:
-                reasons[why] = reasons.get(why, 0) + 1
-            excluded.update("left out: " + "; ".join(f"{n}× {w}" for w, n in reasons.items()))
-        self.query_one("#confirm", Button).disabled = not (n or self._allow_empty)
-        if self._planner is not None:
-            mark = "[x]" if self._include_stale else "[ ]"
-            self.query_one("#stale", Static).update(
-                Text(f"{mark} include stale workers (older twins of live ones) — press s")
-            )
+        if not n:
+            return Text(f"{self._title}: nothing to do", style="bold")
+        return Text(f"{self._title}: {n} process{'es' if n != 1 else ''}", style="bold")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "confirm":
-            self.action_confirm()
-        else:
-            self.action_cancel()
+    def body_text(self, width: int) -> Text:
+        return target_lines(self.targets, width)
+
+    def fixed_text(self) -> Text:
+        out = Text()
+        for warning in self._warnings:
+            out.append(("\n" if out else "") + "⚠ " + warning, style="bold")
+        left_out = left_out_lines(self.excluded)
+        if left_out:
+            out.append("\n" if out else "")
+            out.append_text(left_out)
+        if self._note:
+            out.append(("\n" if out else "") + self._note)
+        return out
+
+    def toggle_text(self) -> Text | None:
+        if self._planner is None:
+            return None
+        mark = "[x]" if self._include_stale else "[ ]"
+        return Text(f"{mark} s: include stale workers (older twins of live ones)")
+
+    def can_confirm(self) -> bool:
+        return bool(self.targets)
+
+    def result(self) -> tuple[ProcessInfo, ...] | None:
+        return self.targets
 
     @property
     def include_stale(self) -> bool:
@@ -144,11 +268,4 @@ class ConfirmDialog(ModalScreen[tuple[ProcessInfo, ...] | None]):
         if self._planner is not None:
             self._include_stale = not self._include_stale
             self._replan()
-            self._redraw()
-
-    def action_confirm(self) -> None:
-        if self.targets or self._allow_empty:
-            self.dismiss(self.targets)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            self.redraw()
