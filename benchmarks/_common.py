@@ -1,5 +1,6 @@
 """Shared plumbing for the benchmark scripts: result rows, medians, the table,
-and the process hygiene every script needs (subreaper, signals -> cleanup).
+and the process hygiene every script needs (PDEATHSIG, signals -> cleanup; the
+subreaper is hermes_top.sim.become_subreaper).
 
 Benchmarks print measured figures; they never assert. Every figure is the
 median of repeated runs and is shown next to a baseline measured in the same
@@ -21,7 +22,6 @@ from pathlib import Path
 from types import FrameType
 
 REPO = Path(__file__).resolve().parent.parent
-_PR_SET_CHILD_SUBREAPER = 36
 _PR_SET_PDEATHSIG = 1
 
 
@@ -99,12 +99,6 @@ def format_table(rows: Sequence[Row]) -> str:
         lines.append("")
         lines.extend(f"- {note}" for note in notes)
     return "\n".join(lines)
-
-
-def become_subreaper() -> bool:
-    """Orphans of our descendants come back to us (so we can reap them)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    return int(libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
 
 
 def die_with_parent() -> None:

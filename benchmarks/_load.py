@@ -38,26 +38,20 @@ from types import TracebackType
 from _common import (
     Row,
     add_common_args,
-    become_subreaper,
     cleanup_on_signals,
     die_with_parent,
     format_table,
 )
 
 from hermes_top.core.model import ProcessInfo
-from hermes_top.sim import SimTab, Simulation
+from hermes_top.core.procfs import PROC, read_proc
+from hermes_top.sim import SimTab, Simulation, become_subreaper
 
 Log = Callable[[str], None]
 
 
 def _quiet(_: str) -> None:
     return None
-
-
-def _start_ticks(pid: int) -> str:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        data = f.read()
-    return data[data.rindex(b")") + 2 :].split()[19].decode()
 
 
 def _session_key(serial: int) -> str:
@@ -188,11 +182,13 @@ class StandardLoad:
 
 
 def count_processes() -> int:
-    return sum(1 for e in os.listdir("/proc") if e.isdigit())
+    return sum(1 for e in os.listdir(PROC) if e.isdigit())
 
 
 #: The stand-in worker: exits on SIGTERM (default disposition) unless told to
 #: ignore it; reports "pid" once its disposition is set; exits when the owner goes.
+#: It inherits a pidfd of the benchmark process (BENCH_OWNER_FD), so it never has
+#: to tell the owner from a process that reused its PID: no /proc parsing here.
 _STUB_WORKER = '''"""Benchmark stand-in for tui_gateway.slash_worker (hermes-top benchmarks)."""
 import os
 import select
@@ -200,33 +196,26 @@ import signal
 
 if os.environ.get("BENCH_IGNORE_TERM") == "1":
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-owner, owner_start = os.environ["BENCH_OWNER"].split(":")
-try:
-    owner_fd = os.pidfd_open(int(owner))
-    with open(f"/proc/{owner}/stat", "rb") as f:
-        data = f.read()
-    if data[data.rindex(b")") + 2 :].split()[19].decode() != owner_start:
-        os._exit(0)
-except OSError:
-    os._exit(0)
+owner_fd = int(os.environ["BENCH_OWNER_FD"])
 os.write(1, f"{os.getpid()}\\n".encode())
 os.close(1)
 poller = select.poll()
 poller.register(owner_fd, select.POLLIN)
-poller.poll()  # until the benchmark process is gone
+poller.poll()  # until the benchmark process is gone (or the fd is bad: POLLNVAL)
 os._exit(0)
 '''
 
-#: Starts the workers in their own sessions (like hermes-agent 0.19) and exits
-#: without waiting, which orphans them.
+#: Starts the workers in their own sessions (like hermes-agent 0.19), passing
+#: them the owner's pidfd, and exits without waiting, which orphans them.
 _LAUNCHER = """
 import os, subprocess, sys
 python, root, ready_fd, first = sys.argv[1], sys.argv[2], int(sys.argv[3]), 4
+owner_fd = int(os.environ["BENCH_OWNER_FD"])
 for key in sys.argv[first:]:
     subprocess.Popen(
         [python, "-m", "tui_gateway.slash_worker", "--session-key", key],
         stdin=subprocess.DEVNULL, stdout=ready_fd, stderr=subprocess.DEVNULL,
-        cwd=root, start_new_session=True, pass_fds=(),
+        cwd=root, start_new_session=True, pass_fds=(owner_fd,),
     )
 os._exit(0)
 """
@@ -279,10 +268,12 @@ class OrphanFarm:
             for k, v in os.environ.items()
             if not k.startswith(("PYTHON", "VIRTUAL_ENV", "BENCH_"))
         }
+        # A pidfd of ourselves, inherited by every worker: readable once we are gone.
+        owner_fd = os.pidfd_open(os.getpid())
         env.update(
             PYTHONPATH=str(self.root),
             PYTHONDONTWRITEBYTECODE="1",
-            BENCH_OWNER=f"{os.getpid()}:{_start_ticks(os.getpid())}",
+            BENCH_OWNER_FD=str(owner_fd),
             BENCH_IGNORE_TERM="1" if ignore_term else "0",
         )
         read_fd, write_fd = os.pipe()
@@ -299,10 +290,11 @@ class OrphanFarm:
                 ],
                 stdin=subprocess.DEVNULL,
                 env=env,
-                pass_fds=(write_fd,),
+                pass_fds=(write_fd, owner_fd),
             )
         finally:
             os.close(write_fd)
+            os.close(owner_fd)  # the farm holds no pidfds of its own
         pids: list[int] = []
         try:
             pids = self._read_ready(read_fd, n, timeout)
@@ -313,7 +305,8 @@ class OrphanFarm:
             raise RuntimeError(f"only {len(pids)} of {n} stand-in workers started")
         # Orphaned: the launcher is gone, so they are ours (subreaper) now.
         for pid in pids:
-            if _ppid(pid) != os.getpid():
+            proc = read_proc(pid, with_uid=False)
+            if proc is None or proc.ppid != os.getpid():
                 raise RuntimeError(f"worker {pid} was not reparented to the benchmark process")
         return pids
 
@@ -367,12 +360,6 @@ class OrphanFarm:
             self.reap_exited()
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
-
-
-def _ppid(pid: int) -> int:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        data = f.read()
-    return int(data[data.rindex(b")") + 2 :].split()[1])
 
 
 def run_standalone(
