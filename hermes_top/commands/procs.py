@@ -143,7 +143,9 @@ def render_text(snapshot: Snapshot) -> str:
 def run_list(args: argparse.Namespace) -> int:
     snapshot = make_core(pin=False, act=False).scan()
     if args.json:
-        print(json.dumps(snapshot.to_json(), indent=2))
+        # Indented on a terminal only: indent= forces json's pure-Python encoder,
+        # a third of the run time of `list --json | jq` with 200 workers.
+        print(json.dumps(snapshot.to_json(), indent=2 if sys.stdout.isatty() else None))
     else:
         print(render_text(snapshot))
     if args.check:

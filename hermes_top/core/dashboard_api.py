@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import re
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,7 +62,8 @@ __all__ = [
 MAX_SESSIONS = 4096
 _TOKEN_RE = re.compile(r'window\.__HERMES_SESSION_TOKEN__\s*=\s*"([A-Za-z0-9_\-]{16,512})"')
 _GATED_RE = re.compile(r"window\.__HERMES_AUTH_REQUIRED__\s*=\s*true")
-_TOKEN_OK = re.compile(r"^[A-Za-z0-9_\-.~]{1,512}$")
+#: Unreserved URL characters only, so the token goes into the query as it is.
+_TOKEN_OK = re.compile(r"[A-Za-z0-9_\-.~]{1,512}")
 _RPC_ID = "hermes-top-active-list"
 
 
@@ -172,8 +172,7 @@ def _session_row(row: Any) -> ActiveSession | None:
 
 
 def _ask_active_list(ip: str, port: int, token: str, timeout: float) -> ActiveSessions:
-    query = urllib.parse.urlencode({"token": token})
-    ws = WebSocket(ip, port, f"/api/ws?{query}", timeout)
+    ws = WebSocket(ip, port, f"/api/ws?token={token}", timeout)  # checked by _TOKEN_OK
     try:
         ws.send_text(
             json.dumps(
@@ -229,7 +228,7 @@ def probe_active_sessions(
     made by ``session.create``), but it may trigger a dashboard's lazy start-up
     work: call it at most once per refresh."""
     ip, port, timeout = check_host(host), check_port(port), check_timeout(timeout)
-    if not isinstance(token, str) or not _TOKEN_OK.match(token):
+    if not isinstance(token, str) or not _TOKEN_OK.fullmatch(token):
         raise InvalidArgument("token must be a plain URL-safe string")
     try:
         return _ask_active_list(ip, port, token, timeout)

@@ -3,6 +3,7 @@ protocol it implements (the TUI's tests implement it over canned data)."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -23,19 +24,14 @@ from hermes_top.core.platform import Platform, current_platform
 from hermes_top.core.policy import SafetyPolicy, plan_reap
 from hermes_top.core.policy import dry_run as dry_run_report
 from hermes_top.core.procfs import ProcUnreadable
-from hermes_top.core.recovery import (
-    RecoverPlan,
-    RecoverReport,
-    Supervisor,
-    plan_recover,
-    run_recover,
-)
 from hermes_top.core.scan import ScanCache, build_snapshot
 
 if TYPE_CHECKING:
-    # Signalling code is imported when first used: `hermes-top list` never needs it.
+    # Signalling and recover code is imported when first used: `hermes-top list`
+    # never needs it.
     from hermes_top.core.journal import Journal
     from hermes_top.core.reap import Signaller
+    from hermes_top.core.recovery import RecoverPlan, RecoverReport, Supervisor
 
 #: How many file targets the FD breakdown lists.
 TOP_TARGETS = 8
@@ -58,8 +54,10 @@ class CoreAPI(Protocol):
     #: When True every signal and restart raises ReadOnlyError.
     readonly: bool
 
-    def scan(self) -> Snapshot:
-        """One full scan: discover, classify, count FDs and limits."""
+    def scan(self, *, fresh: bool = False) -> Snapshot:
+        """Discover, classify, count FDs and limits. An incremental core (the TUI)
+        reuses what cannot change a verdict between its full passes; ``fresh``
+        forces a full pass with nothing reused: what a plan is made from."""
         ...
 
     def fd_breakdown(self, pid: int) -> FdBreakdown:
@@ -125,6 +123,7 @@ class Core:
         self._cache = ScanCache(pins=pins, incremental=incremental)
         if incremental:
             self._cache.dashboards.reuse_s = SLOW_FACTS_S
+        self._scan_lock = threading.Lock()
 
     def close(self) -> None:
         """Release the pidfds pinned by scans."""
@@ -133,7 +132,27 @@ class Core:
 
     # -- reading -------------------------------------------------------------
 
-    def scan(self) -> Snapshot:
+    def scan(self, *, fresh: bool = False) -> Snapshot:
+        # One scan at a time: the TUI's refresh thread and an action's planning
+        # thread share the cache.
+        with self._scan_lock:
+            if not fresh:
+                return self._scan()
+            # Never plan from a cached view: every process and every dashboard's
+            # evidence read now, as the CLI does.
+            self._cache.dashboards.evidence.forget_answers()
+            if not self._cache.incremental:
+                return self._scan()
+            reuse_s = self._cache.dashboards.reuse_s
+            self._cache.incremental = False
+            self._cache.dashboards.reuse_s = 0.0
+            try:
+                return self._scan()
+            finally:
+                self._cache.incremental = True
+                self._cache.dashboards.reuse_s = reuse_s
+
+    def _scan(self) -> Snapshot:
         try:
             return build_snapshot(self.platform, self._cache, now=self.clock, scope=self.scope)
         except ProcUnreadable as err:
@@ -217,6 +236,8 @@ class Core:
     def plan_recover(
         self, snapshot: Snapshot, dashboard_pid: int | None = None, *, restart_only: bool = False
     ) -> RecoverPlan:
+        from hermes_top.core.recovery import plan_recover
+
         return plan_recover(
             self, snapshot, self.supervisor, dashboard_pid, restart_only=restart_only
         )
@@ -226,4 +247,6 @@ class Core:
     ) -> RecoverReport:
         if self.readonly:
             raise ReadOnlyError("recover a dashboard")
+        from hermes_top.core.recovery import run_recover
+
         return run_recover(self, plan, self.supervisor, grace_s=grace_s, wait_s=wait_s)

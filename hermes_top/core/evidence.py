@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import os
 import pwd
-import sqlite3
 import stat
-import urllib.parse
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -67,6 +65,12 @@ class EvidenceCache:
         default_factory=dict
     )
     ended: dict[_Key, tuple[float, dict[str, SessionEnd]]] = field(default_factory=dict)
+
+    def forget_answers(self) -> None:
+        """Drop what the dashboards and their state.db said: the next scan asks
+        again (a fresh scan, the one a plan is made from)."""
+        self.sessions.clear()
+        self.ended.clear()
 
     def prune(self, alive: Iterable[_Key]) -> None:
         keep = set(alive)
@@ -227,6 +231,9 @@ def read_ended_sessions(path: str, keys: tuple[str, ...]) -> dict[str, SessionEn
         return {}
     if not stat.S_ISREG(info.st_mode):
         return {}
+    import sqlite3  # the fallback only: most scans never open a state.db
+    import urllib.parse
+
     uri = f"file:{urllib.parse.quote(path)}?mode=ro&immutable=1"
     found: dict[str, SessionEnd] = {}
     try:

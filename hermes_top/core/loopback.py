@@ -6,8 +6,6 @@ redirects; anything unexpected is a ``Fail`` with a short reason."""
 from __future__ import annotations
 
 import base64
-import hashlib
-import ipaddress
 import json
 import os
 import socket
@@ -55,6 +53,10 @@ def check_host(host: str) -> str:
         name = name[1:-1]
     if name == "localhost":
         return "127.0.0.1"  # never resolved: /etc/hosts could point it anywhere
+    if name in ("127.0.0.1", "::1"):
+        return name  # the common case, without importing ipaddress
+    import ipaddress
+
     try:
         addr = ipaddress.ip_address(name)
     except ValueError:
@@ -62,6 +64,16 @@ def check_host(host: str) -> str:
     if not addr.is_loopback:
         raise NonLoopbackHost("host must be a loopback address")
     return str(addr)
+
+
+def _sha1(data: bytes) -> bytes:
+    """SHA-1 for the handshake check; CPython's built-in one where it exists,
+    since loading OpenSSL for hashlib costs more than the whole handshake."""
+    try:
+        from _sha1 import sha1  # type: ignore[import-not-found]
+    except ImportError:
+        from hashlib import sha1
+    return bytes(sha1(data).digest())
 
 
 def check_port(port: int) -> int:
@@ -255,7 +267,7 @@ class WebSocket:
             for line in lines[1:]:
                 name, _, value = line.partition(":")
                 headers[name.strip().lower()] = value.strip()
-            want = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+            want = base64.b64encode(_sha1((key + _WS_GUID).encode())).decode()
             if headers.get("sec-websocket-accept") != want:
                 raise Fail("handshake")
             if headers.get("upgrade", "").lower() != "websocket":

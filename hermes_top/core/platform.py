@@ -16,8 +16,8 @@ import os
 import resource
 import sys
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Container, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Protocol
 
 from hermes_top.core import procfs
 from hermes_top.core.escape import escape_control
@@ -38,17 +38,65 @@ if TYPE_CHECKING:
 LimitSource = Callable[[RawProc, str | None], FdLimits]
 
 
+class ProcessTable(Protocol):
+    """Every process's cheap facts, kept between the ticks of an incremental scan."""
+
+    procs: dict[int, RawProc]
+
+    def read_all(self) -> set[int]:
+        """Read every process again; the PIDs read."""
+        ...
+
+    def update(self, refresh: Iterable[int]) -> set[int]:
+        """Drop the gone, read the new and ``refresh``; the PIDs read."""
+        ...
+
+
+class _PsutilTable:
+    """macOS: ``psutil.pids()`` is one sysctl; each process read costs far more."""
+
+    def __init__(self, read: Callable[[psutil.Process], RawProc]) -> None:
+        self.procs: dict[int, RawProc] = {}
+        self._read = read
+
+    def _read_pids(self, pids: Iterable[int]) -> set[int]:
+        import psutil
+
+        read: set[int] = set()
+        for pid in pids:
+            try:
+                self.procs[pid] = self._read(psutil.Process(pid))
+                read.add(pid)
+            except (psutil.NoSuchProcess, psutil.AccessDenied):
+                self.procs.pop(pid, None)
+        return read
+
+    def read_all(self) -> set[int]:
+        import psutil
+
+        self.procs = {}
+        return self._read_pids(psutil.pids())
+
+    def update(self, refresh: Iterable[int]) -> set[int]:
+        import psutil
+
+        now = set(psutil.pids())
+        for pid in [p for p in self.procs if p not in now]:
+            del self.procs[pid]
+        wanted = {pid for pid in now if pid not in self.procs}
+        wanted.update(pid for pid in refresh if pid in now)
+        return self._read_pids(wanted)
+
+
 class Platform(ABC):
     name: str
     #: True when reclaimable FDs are counted exactly (pipe inodes are visible).
     exact_reclaim: bool
 
     @abstractmethod
-    def list_processes(
-        self, previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
-    ) -> dict[int, RawProc]:
-        """Cheap facts of every process; ``uid`` may be -1 (see ``with_uid``).
-        With ``previous``, only new PIDs and those in ``refresh`` are read again."""
+    def process_table(self) -> ProcessTable:
+        """A table of every process's cheap facts (``uid`` may be -1, see
+        ``with_uid``), kept up to date between ticks by its ``update``."""
 
     def with_uid(self, proc: RawProc) -> RawProc | None:
         """``proc`` with its uid filled in (None if it is gone)."""
@@ -138,10 +186,8 @@ class LinuxPlatform(Platform):
     exact_reclaim = True
     own_fd_dir = "/proc/self/fd"
 
-    def list_processes(
-        self, previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
-    ) -> dict[int, RawProc]:
-        return procfs.list_processes(previous, refresh)
+    def process_table(self) -> ProcessTable:
+        return procfs.ProcTable()
 
     def list_one(self, pid: int) -> RawProc | None:
         return procfs.read_proc(pid)
@@ -244,21 +290,8 @@ class MacPlatform(Platform):
                 cpu_s=_cpu_seconds(proc),
             )
 
-    def list_processes(
-        self, previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
-    ) -> dict[int, RawProc]:
-        import psutil
-
-        procs: dict[int, RawProc] = {}
-        for pid in psutil.pids():  # cheap: one sysctl; each process read costs far more
-            if previous is not None and pid not in refresh and pid in previous:
-                procs[pid] = previous[pid]
-                continue
-            try:
-                procs[pid] = self._raw(psutil.Process(pid))
-            except (psutil.NoSuchProcess, psutil.AccessDenied):
-                continue
-        return procs
+    def process_table(self) -> ProcessTable:
+        return _PsutilTable(self._raw)
 
     def list_one(self, pid: int) -> RawProc | None:
         import psutil

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import errno
 import os
-from collections.abc import Container, Mapping
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -188,45 +188,85 @@ def read_uid(pid: int) -> int | None:
     return None
 
 
-def list_processes(
-    previous: Mapping[int, RawProc] | None = None, refresh: Container[int] = ()
-) -> dict[int, RawProc]:
-    """Every process (not thread) visible in /proc, uid not filled in (-1).
-
-    With ``previous`` (an incremental tick) only new PIDs and those in
-    ``refresh`` are read; the others keep their earlier entry. Vanishing ones
-    are skipped. Raises ProcessTableIncomplete when any entry could not be read
-    for lack of resources: a partial table must not be used.
-    """
-    procs: dict[int, RawProc] = {}
-    failed: list[ProcUnreadable] = []
+def _proc_names() -> list[str]:
     try:
-        entries = os.listdir(PROC)
+        return os.listdir(PROC)
     except OSError as err:
         raise ProcessTableIncomplete(err.errno or 0, f"cannot list {PROC}: {err.strerror}") from err
-    for entry in entries:
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        if previous is not None and pid not in refresh:
-            old = previous.get(pid)
-            if old is not None:
-                procs[pid] = old
-                continue
+
+
+def _read_into(procs: dict[int, RawProc], pids: Iterable[int]) -> set[int]:
+    """Read each of ``pids`` into ``procs`` (dropping the gone and the hidden);
+    the PIDs read. Raises ProcessTableIncomplete if any could not be read."""
+    read: set[int] = set()
+    failed: list[ProcUnreadable] = []
+    for pid in pids:
         try:
             proc = read_proc(pid, with_uid=False)
         except ProcUnreadable as err:
             failed.append(err)
             continue
-        if proc is not None:
-            procs[proc.pid] = proc
+        if proc is None:
+            procs.pop(pid, None)
+        else:
+            procs[pid] = proc
+            read.add(pid)
     if failed:
         raise ProcessTableIncomplete(
             failed[0].errno or 0,
-            f"{len(failed)} of {len(procs) + len(failed)} processes could not be read "
+            f"{len(failed)} of {len(read) + len(failed)} processes could not be read "
             f"({failed[0].strerror})",
         )
+    return read
+
+
+def list_processes() -> dict[int, RawProc]:
+    """Every process (not thread) visible in /proc, uid not filled in (-1).
+
+    Vanishing ones are skipped. Raises ProcessTableIncomplete when any entry
+    could not be read for lack of resources: a partial table must not be used.
+    """
+    procs: dict[int, RawProc] = {}
+    _read_into(procs, (int(name) for name in _proc_names() if name.isdigit()))
     return procs
+
+
+class ProcTable:
+    """The process table an incremental scan keeps between ticks.
+
+    ``update`` lists /proc and reads only new PIDs and the ones asked for; the
+    set arithmetic on the names is done in C, so a tick costs O(changes) in
+    Python, not O(processes on the machine). After a failed read the table is
+    unusable until the next ``read_all`` (an entry could be missing).
+    """
+
+    def __init__(self) -> None:
+        self.procs: dict[int, RawProc] = {}
+        self.valid = False
+        self._names: set[str] = set()
+
+    def read_all(self) -> set[int]:
+        self.valid = False
+        names = _proc_names()
+        procs: dict[int, RawProc] = {}
+        read = _read_into(procs, (int(name) for name in names if name.isdigit()))
+        self.procs, self._names, self.valid = procs, set(names), True
+        return read
+
+    def update(self, refresh: Iterable[int]) -> set[int]:
+        """Bring the table up to date; the PIDs read (new ones and ``refresh``)."""
+        if not self.valid:
+            return self.read_all()
+        self.valid = False
+        names = set(_proc_names())
+        for name in self._names - names:
+            if name.isdigit():
+                self.procs.pop(int(name), None)
+        wanted = {int(name) for name in names - self._names if name.isdigit()}
+        wanted.update(pid for pid in refresh if pid in self.procs)
+        read = _read_into(self.procs, wanted)
+        self._names, self.valid = names, True
+        return read
 
 
 def read_cmdline(pid: int) -> tuple[str, ...] | None:

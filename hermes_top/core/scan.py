@@ -30,7 +30,7 @@ from hermes_top.core.model import (
     State,
 )
 from hermes_top.core.pinned import PinRegistry
-from hermes_top.core.platform import Platform
+from hermes_top.core.platform import Platform, ProcessTable
 from hermes_top.core.procfs import RawProc
 from hermes_top.core.redact import redact_argv
 from hermes_top.core.rules import DESCENDANT_ROOTS, Match, could_be_hermes, match_argv, match_child
@@ -63,22 +63,43 @@ class ScanCache:
     #: What each dashboard said about its sessions, its version, its environment.
     dashboards: DashboardCache = field(default_factory=DashboardCache)
     uids: dict[_ArgvKey, int] = field(default_factory=dict)
-    #: Incremental scans (the TUI): between full passes only new PIDs, the Hermes
-    #: processes found last time and their ancestors are read again.
+    #: Incremental scans (the TUI): between full passes only new PIDs, young ones,
+    #: the Hermes processes found last time and their ancestors are read again.
     incremental: bool = False
-    #: The last table, what must be read fresh next time, when the last full pass was.
-    table: dict[int, RawProc] | None = None
+    #: The process table kept between ticks, what must be read fresh next time,
+    #: when the last full pass was.
+    reader: ProcessTable | None = None
     watch: set[int] = field(default_factory=set)
+    #: PID -> start time of processes younger than ARGV_SETTLE_S: a fork may
+    #: still exec (its name and argv change), so they are read every tick.
+    young: dict[int, float] = field(default_factory=dict)
     full_at: float = float("-inf")
 
-    def next_table(self, platform: Platform, now: float) -> tuple[dict[int, RawProc], bool]:
-        """This tick's process table, and whether it was a full pass."""
-        full = not self.incremental or self.table is None or now - self.full_at >= FULL_PASS_S
-        procs = platform.list_processes(None if full else self.table, self.watch)
+    def next_table(
+        self, platform: Platform, now: float
+    ) -> tuple[dict[int, RawProc], set[int] | None]:
+        """This tick's process table, and the PIDs read in this tick (None: a full
+        pass, every process was read)."""
+        if self.reader is None:
+            self.reader = platform.process_table()
+        full = not self.incremental or now - self.full_at >= FULL_PASS_S
         if full:
+            self.reader.read_all()
             self.full_at = now
-        self.table = procs
-        return procs, full
+            fresh: set[int] | None = None
+        else:
+            fresh = self.reader.update(self.watch | self.young.keys())
+        procs = self.reader.procs
+        if self.incremental:
+            # Who is young is taken from what was read: the others did not change.
+            for pid in procs if fresh is None else fresh:
+                if now - procs[pid].create_time < ARGV_SETTLE_S:
+                    self.young[pid] = procs[pid].create_time
+            for pid, start in list(self.young.items()):
+                seen = procs.get(pid)
+                if seen is None or seen.create_time != start or now - start >= ARGV_SETTLE_S:
+                    del self.young[pid]
+        return procs, fresh
 
     #: FD count and RSS of each process, and when they were read (incremental scans).
     facts: dict[_ArgvKey, tuple[float, int | None, str | None, int | None]] = field(
@@ -126,16 +147,22 @@ def _zombie_role(name: str) -> Role:
 
 
 def _argv_of(
-    platform: Platform, cache: ScanCache, proc: RawProc, now: float
+    platform: Platform, cache: ScanCache, proc: RawProc, now: float, *, fresh: bool = False
 ) -> tuple[tuple[str, ...], Match | None] | None:
     """(argv, what the rules made of it), cached; None if the process is gone.
+    ``fresh``: read it again unless it was read at ``now``.
     Raises PermissionError when its argv is hidden from us."""
     key = (proc.pid, proc.create_time, proc.name)
     cached = cache.argv.get(key)
     # A young process may be a fork that has not exec'd yet (python forking
     # python keeps the name): only trust the cache once it has settled. An old
     # one can still exec into a Hermes shape: re-read it every full-pass interval.
-    if cached is None or now - proc.create_time < ARGV_SETTLE_S or now - cached[2] >= FULL_PASS_S:
+    if (
+        cached is None
+        or now - proc.create_time < ARGV_SETTLE_S
+        or now - cached[2] >= FULL_PASS_S
+        or (fresh and cached[2] != now)
+    ):
         argv = platform.cmdline(proc.pid)
         if argv is None:
             return None
@@ -171,30 +198,26 @@ def discover(
     """(every process, the Hermes ones and what runs below them, PIDs that could
     be Hermes but whose argv we may not read, each found one's ancestors).
     Raises ProcUnreadable when the table cannot be read whole."""
-    procs, full_pass = cache.next_table(platform, now)
+    procs, fresh = cache.next_table(platform, now)
+    # In an incremental tick only what was read can have changed: the Hermes
+    # processes and their ancestors (watched), new and young PIDs. The rest was
+    # not Hermes last time and is looked at again in the next full pass.
+    pool = list(procs.values()) if fresh is None else [procs[pid] for pid in fresh]
     found: dict[int, Candidate] = {}
     hidden: set[int] = set()
-    for proc in procs.values():
-        if proc.status == "Z" or not could_be_hermes(proc.name):
-            continue
-        try:
-            entry = _argv_of(platform, cache, proc, now)
-        except PermissionError:
-            hidden.add(proc.pid)  # may be a host: workers below it are not orphans
-            continue
-        if entry is not None and entry[1] is not None:
-            cand = _candidate(platform, cache, proc, entry[0], entry[1])
-            if cand is not None:
-                found[proc.pid] = cand
-    _add_descendants(platform, cache, procs, found, now)
+    for proc in pool:
+        _consider(platform, cache, proc, now, found, hidden)
+    _add_descendants(platform, cache, pool, found, now)
     # Zombies are listed only when a Hermes process is their parent: argv is gone.
-    for proc in procs.values():
+    for proc in pool:
         if proc.status == "Z" and proc.ppid in found:
             full = platform.with_uid(proc)
             if full is not None:
                 found[proc.pid] = Candidate(full, (), Match(role=_zombie_role(proc.name)), ())
-    if full_pass:
+    if fresh is None:
         cache.prune(procs)
+    else:
+        _freshen_chains(platform, cache, procs, fresh, found, hidden, now)
     # Every verdict's inputs are read fresh next time: each Hermes process and
     # each of its ancestors (a stale parent must never make a live worker an orphan).
     chains = {pid: ancestors(pid, procs) for pid in found}
@@ -205,18 +228,89 @@ def discover(
     return procs, found, frozenset(hidden), chains
 
 
-def _add_descendants(
+def _consider(
+    platform: Platform,
+    cache: ScanCache,
+    proc: RawProc,
+    now: float,
+    found: dict[int, Candidate],
+    hidden: set[int],
+    *,
+    fresh: bool = False,
+) -> None:
+    """Add ``proc`` to ``found`` if its argv is a Hermes shape (to ``hidden`` if
+    its argv may not be read: it may be a host, so workers below it are not orphans)."""
+    if proc.status == "Z" or not could_be_hermes(proc.name):
+        return
+    try:
+        entry = _argv_of(platform, cache, proc, now, fresh=fresh)
+    except PermissionError:
+        hidden.add(proc.pid)
+        return
+    if entry is not None and entry[1] is not None:
+        cand = _candidate(platform, cache, proc, entry[0], entry[1])
+        if cand is not None:
+            found[proc.pid] = cand
+
+
+#: Rounds of re-reading ancestors in one tick (each round can only find hosts
+#: higher up the same chains, so this is never reached in practice).
+_FRESHEN_ROUNDS = 4
+
+
+def _freshen_chains(
     platform: Platform,
     cache: ScanCache,
     procs: dict[int, RawProc],
+    fresh: set[int],
+    found: dict[int, Candidate],
+    hidden: set[int],
+    now: float,
+) -> None:
+    """Make every found process's chain of ancestors fresh in this tick.
+
+    A new worker's parent may be a cached entry from before it exec'd into a
+    dashboard (or before its PID was reused by one): judged on that, the worker
+    would look orphaned. So each ancestor not read in this tick is read now, and
+    each one that could be Hermes but was not found has its argv read again.
+    """
+    for _ in range(_FRESHEN_ROUNDS):
+        chained: dict[int, RawProc] = {}
+        for pid in found:
+            for anc in ancestors(pid, procs):
+                if anc.pid not in found:
+                    chained[anc.pid] = anc
+        stale = [pid for pid in chained if pid not in fresh]
+        for pid in stale:
+            current = platform.list_one(pid)
+            fresh.add(pid)
+            if current is None:
+                procs.pop(pid, None)
+            else:
+                procs[pid] = current
+        before = len(found)
+        for pid in chained:
+            proc = procs.get(pid)
+            if proc is not None:
+                _consider(platform, cache, proc, now, found, hidden, fresh=True)
+        if not stale and len(found) == before:
+            return
+
+
+def _add_descendants(
+    platform: Platform,
+    cache: ScanCache,
+    pool: list[RawProc],
     found: dict[int, Candidate],
     now: float,
 ) -> None:
     """Everything below a dashboard or a worker: MCP servers, tools, a tab the
     dashboard started from an unusual folder. A child older than its parent is
-    not its child (the parent's PID was reused) and is left out."""
+    not its child (the parent's PID was reused) and is left out. (In an
+    incremental tick ``pool`` holds every such child: each was found last time,
+    so it is watched, or it is new.)"""
     kids: dict[int, list[RawProc]] = {}
-    for proc in procs.values():
+    for proc in pool:
         if proc.status != "Z":
             kids.setdefault(proc.ppid, []).append(proc)
     queue = [pid for pid, cand in found.items() if cand.role in DESCENDANT_ROOTS]

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from hermes_top.core.errors import HermesTopError
+from hermes_top.core.model import ServiceOutcome
 from hermes_top.core.platform import current_platform
 from hermes_top.service import runner
 from hermes_top.service.agent import AgentRef, AgentStatus, ServiceManager
-from hermes_top.service.config import ServiceSettings
+from hermes_top.service.config import ServiceSettings, load_settings
 from hermes_top.service.launchd import LaunchdManager
 from hermes_top.service.systemd import SystemdManager
 
@@ -121,3 +122,26 @@ def restart_agent(
 
 def _restarted(before: AgentStatus, after: AgentStatus) -> bool:
     return after.pid is not None and after.pid != before.pid
+
+
+def restart_dashboard_service(
+    manager: str | None = None,
+    name: str | None = None,
+    *,
+    settings: ServiceSettings | None = None,
+) -> ServiceOutcome:
+    """Restart the dashboard agent/unit (no prompt: the caller has asked the user).
+
+    ``manager`` is ``launchd``/``systemd`` (default: by platform or config);
+    ``name`` is the label or unit (default: config, else ``ai.hermes.dashboard`` /
+    ``hermes-dashboard.service``). Raises HermesTopError when the manager's tool is
+    missing, the agent is unknown, or the restart command fails.
+    """
+    settings = (settings or load_settings()).with_overrides(manager=manager)
+    if name:
+        settings = settings.with_overrides(
+            label=name if settings.manager == "launchd" else None,
+            unit=name if settings.manager == "systemd" else None,
+        )
+    report = restart_agent(get_manager(settings), dashboard_name(settings))
+    return ServiceOutcome(ok=report.running, summary=report.summary, detail=report.command)

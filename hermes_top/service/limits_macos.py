@@ -8,12 +8,14 @@ the same one ``hermes-top status`` uses. Every answer is marked inferred.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hermes_top.core.model import FdLimits
 from hermes_top.core.platform import MacPlatform, Platform, current_platform
 from hermes_top.core.procfs import RawProc
-from hermes_top.service import launchd
+
+if TYPE_CHECKING:
+    from pathlib import Path  # annotations only: pathlib costs `list` 2 ms
 
 
 def _pick_plist(plists: list[Path], profile: str | None) -> Path | None:
@@ -36,6 +38,8 @@ def infer_nofile_limits(
     if proc.ppid != 1:
         # Started from a shell or an app: it inherited a limit we cannot see.
         return FdLimits(None, None, "unknown", True, "not a launchd job; limit inherited")
+    from hermes_top.service import launchd  # plistlib and launchctl: macOS only
+
     plist = _pick_plist(launchd.dashboard_plists(launch_agents_dir), profile)
     return launchd.agent_fd_limits(plist, launchctl_maxfiles)
 

@@ -86,6 +86,8 @@ class FakeCore:
     recover_calls: list[RecoverPlan] = field(default_factory=list)
     journal: list[dict[str, object]] = field(default_factory=list)
     scans: int = 0
+    #: Scans asked for with fresh=True (what a plan must be made from).
+    fresh_scans: int = 0
     _ended: set[int] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -99,10 +101,12 @@ class FakeCore:
         index = min(max(self.scans - 1, 0), len(self.snapshots) - 1)
         return self._without_ended(self.snapshots[index])
 
-    def scan(self) -> Snapshot:
+    def scan(self, *, fresh: bool = False) -> Snapshot:
         with self._lock:
             index = min(self.scans, len(self.snapshots) - 1)
             self.scans += 1
+            if fresh:
+                self.fresh_scans += 1
             return self._without_ended(self.snapshots[index])
 
     def fd_breakdown(self, pid: int) -> FdBreakdown:

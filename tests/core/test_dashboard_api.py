@@ -210,7 +210,9 @@ def test_refuses_bad_ports(port: object) -> None:
         api.fetch_status(port)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("token", ["", "a b", "x\r\nHost: evil", "t&method=x", "é"])
+@pytest.mark.parametrize(
+    "token", ["", "a b", "x\r\nHost: evil", "t&method=x", "é", "plain-token\n", "t%0a"]
+)
 def test_refuses_tokens_that_are_not_plain(token: str) -> None:
     with pytest.raises(api.InvalidArgument) as err:
         api.probe_active_sessions(9119, token)

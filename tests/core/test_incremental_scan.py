@@ -15,6 +15,7 @@ import pytest
 from hermes_top.core.engine import Core
 from hermes_top.core.journal import Journal
 from hermes_top.core.model import State
+from hermes_top.core.rules import ABANDON_MIN_AGE_S
 from hermes_top.core.scan import FULL_PASS_S
 from hermes_top.sim import Simulation
 from hermes_top.sim.tracking import start_ticks
@@ -24,13 +25,18 @@ from tests.harness import REGISTRY, kill_exact
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
 
 
-def _cores(sim: Simulation, tmp_path: Path, now: list[float]) -> tuple[Core, Core]:
+def _cores(
+    sim: Simulation, tmp_path: Path, now: list[float], *, same_clock: bool = False
+) -> tuple[Core, Core]:
+    """An incremental core on the clock ``now`` and a full one (on the same clock
+    when asked: the age of a worker decides whether it is judged at all)."""
+
     def scope(p: object) -> bool:
         return sim.in_scope(p.identity.cmdline, p.pid)  # type: ignore[attr-defined]
 
     journal = Journal(tmp_path / "j.jsonl")
     tick = Core(scope=scope, journal=journal, incremental=True, clock=lambda: now[0])
-    full = Core(scope=scope, journal=journal)
+    full = Core(scope=scope, journal=journal, clock=(lambda: now[0]) if same_clock else time.time)
     return tick, full
 
 
@@ -119,6 +125,61 @@ def test_incremental_verdicts_equal_full_ones_through_churn(
             step()
             now[0] += 1.0
             assert _states(tick) == _states(full)
+    finally:
+        tick.close()
+        full.close()
+
+
+def test_a_new_worker_under_a_stale_cached_parent_is_judged_on_a_fresh_chain(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    """The dashboard's entry in the kept table predates its exec (a shell's name,
+    a plain argv), as when a process forks, is cached, then exec's into a
+    dashboard. A tab opened before the next full pass brings new PIDs whose
+    chain runs through that stale entry: they must be judged on a fresh one."""
+    d = sim.start_dashboard(port=9374)
+    now = [time.time() + 60.0]  # the clock says the dashboard is old: not re-read as young
+    tick, full = _cores(sim, tmp_path, now)
+    try:
+        _states(tick)  # the full first pass
+        cache = tick._cache
+        assert cache.reader is not None
+        real = cache.reader.procs[d.pid]
+        stale = real._replace(name="bash")  # as it was before its exec
+        cache.reader.procs[d.pid] = stale
+        cache.argv[(stale.pid, stale.create_time, stale.name)] = (("bash",), None, now[0])
+        cache.watch = set()  # nothing found last time: the dashboard is not watched
+        assert d.pid not in cache.young
+        tab = sim.open_tab(d, "attach")
+        now[0] += 1.0
+        assert now[0] - cache.full_at < FULL_PASS_S  # an incremental tick
+        states = _states(tick)
+        assert states[tab.worker_pids[0]] is not State.ORPHAN, states
+        assert states[d.pid] is State.LIVE  # the dashboard was read again, and found
+        assert cache.reader.procs[d.pid].name == real.name
+    finally:
+        tick.close()
+        full.close()
+
+
+def test_a_fresh_scan_judges_as_the_full_scan_does(sim: Simulation, tmp_path: Path) -> None:
+    """An incremental core reuses a dashboard's evidence (its session list, its
+    browser connections) for a few seconds; a plan is made from
+    ``scan(fresh=True)``, which reuses nothing."""
+    d = sim.start_dashboard(port=9375)
+    kept, dropped = sim.open_tab(d, "attach"), sim.open_tab(d, "attach")
+    now = [time.time() + ABANDON_MIN_AGE_S + 60.0]  # old enough to be judged
+    tick, full = _cores(sim, tmp_path, now, same_clock=True)
+    try:
+        assert _states(tick)[dropped.worker_pids[0]] is State.LIVE  # evidence cached
+        sim.abandon_tab(dropped)  # the dashboard forgets it: the cache does not know
+        now[0] += 1.0
+        assert now[0] - tick._cache.full_at < FULL_PASS_S
+        fresh = {p.pid: p.state for p in tick.scan(fresh=True).processes}
+        assert fresh[dropped.worker_pids[0]] is State.ABANDONED
+        assert fresh[kept.worker_pids[0]] is State.LIVE
+        assert fresh == _states(full)
+        assert tick._cache.incremental  # and the core goes on ticking incrementally
     finally:
         tick.close()
         full.close()
