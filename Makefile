@@ -1,20 +1,29 @@
 # Two commands do all set-up on a fresh machine (Python 3.11+, pip, make, git):
-#   make demo   - build .venv and run hermes-top on a simulated leaky dashboard
-#   make test   - build .venv and run the whole test suite
+#   make demo   - build .venv with the package only and run hermes-top on a
+#                 simulated leaky dashboard
+#   make test   - build .venv with the test and lint tools and run the whole suite
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The package alone (what `make demo` needs) ...
+BASE   := $(VENV)/.base
+# ... and the package with the test and dev extras (`make test`, `make lint`, CI).
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test test-real lint check bench screenshots snapshots-update clean
+.PHONY: demo test test-real lint check bench soak man completions screenshots \
+	snapshots-update clean
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $(BASE)
+
+$(STAMP): $(BASE)
 	$(BIN)/python -m pip install --quiet -e '.[test,dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(BASE)
 	$(BIN)/hermes-top demo
 
 test: $(STAMP)
@@ -38,6 +47,18 @@ bench: $(STAMP)
 	$(BIN)/python -m compileall -q hermes_top
 	$(BIN)/python benchmarks/run_all.py
 
+# The guard under churn on the simulator (10 min; SOAK_ARGS="--minutes 2" for less).
+soak: $(BASE)
+	$(BIN)/python scripts/soak.py $(SOAK_ARGS)
+
+# The man page and completion scripts, generated from the parser, into build/.
+man completions: $(BASE)
+	mkdir -p build/man/man1 build/completions
+	$(BIN)/hermes-top completion man > build/man/man1/hermes-top.1
+	$(BIN)/hermes-top completion bash > build/completions/hermes-top.bash
+	$(BIN)/hermes-top completion zsh > build/completions/_hermes-top
+	$(BIN)/hermes-top completion fish > build/completions/hermes-top.fish
+
 screenshots: $(STAMP)
 	$(BIN)/python scripts/make_screenshots.py
 
@@ -46,4 +67,4 @@ snapshots-update: $(STAMP)
 	$(BIN)/python -m pytest tests/tui --snapshot-update
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache snapshot_report.html
+	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache snapshot_report.html

@@ -30,6 +30,9 @@ COMMAND_MODULES = {
     "doctor": "service",
     "recover": "recover",
     "demo": "demo",
+    "guard": "guard",
+    "metrics": "metrics",
+    "completion": "completion",
 }
 
 
@@ -53,13 +56,21 @@ GLOBALS_ACCEPTED: dict[str | None, frozenset[str]] = {
     "restart": frozenset({"readonly"}),
     "doctor": frozenset({"readonly"}),
     "recover": frozenset({"readonly", "all_users"}),
+    # --readonly: warn only; --interval: seconds between ticks (its own default).
+    "guard": frozenset({"readonly", "all_users", "interval"}),
+    "metrics": frozenset({"readonly"}),  # read-only anyway
+    "completion": frozenset(),
 }
+#: A command's own default for a global option it honours differently.
+COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {"guard": {"interval": 30.0}}
 #: What --readonly refuses: the commands (and their modes) that change something.
 WRITES: dict[str, Callable[[argparse.Namespace], bool]] = {
     "reap": lambda args: not args.dry_run,
     "restart": lambda args: True,
     "doctor": lambda args: bool(args.fix),
     "recover": lambda args: not args.dry_run,
+    # The loop under --readonly only warns; installing or removing the service writes.
+    "guard": lambda args: args.action in ("install", "uninstall") and not args.dry_run,
 }
 _FLAG_NAMES = {"readonly": "--readonly", "all_users": "--all-users", "interval": "--interval"}
 
@@ -72,9 +83,10 @@ def apply_globals(args: argparse.Namespace) -> None:
     for name in GLOBAL_DEFAULTS:
         if hasattr(args, name) and name not in accepted:
             raise UsageError(f"{_FLAG_NAMES[name]} does not apply to `hermes-top {command}`")
+    own = COMMAND_DEFAULTS.get(command or "", {})
     for name, default in GLOBAL_DEFAULTS.items():
         if not hasattr(args, name):
-            setattr(args, name, default)
+            setattr(args, name, own.get(name, default))
     writes = WRITES.get(command or "")
     if args.readonly and writes is not None and writes(args):
         raise UsageError(f"read-only mode: refusing to run `hermes-top {command}` (nothing done)")

@@ -27,8 +27,10 @@ def make_core(
     act: bool = True,
     **extra: Any,
 ) -> Core:
-    """A Core for a command. ``act=False`` (``list``, ``doctor``'s scan) leaves
-    out the supervisor: nothing there restarts anything."""
+    """A Core for a command. ``act=False`` (``list``, ``reap``: nothing there
+    restarts anything) leaves out the supervisor. ``doctor``'s scan and
+    ``demo``'s listing build a read-only Core directly (service/doctor.py,
+    commands/demo.py)."""
     plat = platform()
     if act:
         from hermes_top.service.supervisor import HermesSupervisor

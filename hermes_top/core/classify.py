@@ -1,5 +1,6 @@
-"""Decide, for every Hermes process found, whether it is live, stale, orphaned
-or a zombie — and say why in one line a person can act on.
+"""Decide, for every Hermes process found, whether it is live, stale, orphaned,
+abandoned, parked or a zombie — and say why in one line a person can act on
+(abandoned and parked are judged in core/abandon.py, called from here).
 
 Pure functions over the scan tables: no I/O, so every rule is easy to test.
 """

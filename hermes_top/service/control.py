@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from hermes_top.core.errors import HermesTopError
+from hermes_top.core.journal import Journal
 from hermes_top.core.model import ServiceOutcome
 from hermes_top.core.platform import current_platform
 from hermes_top.service import runner
@@ -95,12 +96,50 @@ def restart_agent(
     before: AgentStatus | None = None,
     wait_s: float = 10.0,
     sleep: Callable[[float], None] = time.sleep,
+    journal: Journal | None = None,
 ) -> RestartReport:
-    """Restart a loaded agent and wait (up to ``wait_s``) for its new main PID."""
+    """Restart a loaded agent and wait (up to ``wait_s``) for its new main PID.
+
+    Journaled like every restart: a "starting" record first (when it cannot be
+    written nothing is restarted), then the result."""
     before = before or loaded_status(manager, name)
     fds_before = fd_count(before.pid)
     command = runner.format_command(manager.restart_command(name))
-    manager.restart(name)
+    writer = (journal or Journal()).for_action()
+    writer.open()  # raises: no journal, no restart
+    try:
+        record = {
+            "event": "restart",
+            "pid": before.pid,
+            "how": manager.name,
+            "unit": name,
+            "command": command,
+        }
+        if not writer.write({**record, "result": "starting", "new_pid": None}):
+            raise HermesTopError(
+                f"cannot write the journal ({writer.path}): {name} was not restarted"
+            )
+        try:
+            manager.restart(name)
+        except HermesTopError as err:
+            writer.write({**record, "result": f"failed: {err}", "new_pid": None})
+            raise
+        report = _wait_restarted(manager, name, before, command, fds_before, wait_s, sleep)
+        writer.write({**record, "result": report.summary, "new_pid": report.pid_after})
+        return report
+    finally:
+        writer.close()
+
+
+def _wait_restarted(
+    manager: ServiceManager,
+    name: str,
+    before: AgentStatus,
+    command: str,
+    fds_before: int | None,
+    wait_s: float,
+    sleep: Callable[[float], None],
+) -> RestartReport:
     after = manager.status(find_agent(manager, name))
     deadline = time.monotonic() + wait_s
     # launchd/systemd return once the job is asked to start, before it has a PID.

@@ -1,12 +1,13 @@
 """Who runs a dashboard, found from the process itself, and its restart.
 
-In this order: its systemd unit (``/proc/PID/cgroup`` names it, and the unit's
-main PID must be the dashboard or an ancestor: a dashboard started from an ssh
-session lives in that session's scope, and restarting sshd is not recovering
-it); its launchd job (``XPC_SERVICE_NAME`` where readable, else the job
-``launchctl`` lists with its PID or an ancestor's); the desktop app that
-respawns its backend (terminated, never relaunched by us); or, for one started
-by hand, a relaunch of the same command (service/relaunch.py).
+In this order: the desktop app that respawns its backend (``HERMES_DESKTOP=1``
+or the app's argv; terminated, never relaunched by us); its systemd unit
+(``/proc/PID/cgroup`` names it, and the unit's main PID must be the dashboard
+or an ancestor: a dashboard started from an ssh session lives in that
+session's scope, and restarting sshd is not recovering it); its launchd job
+(``XPC_SERVICE_NAME`` where readable, else the job ``launchctl`` lists with its
+PID or an ancestor's); or, for one started by hand, a relaunch of the same
+command (service/relaunch.py).
 """
 
 from __future__ import annotations

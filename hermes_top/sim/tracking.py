@@ -102,7 +102,8 @@ class Tracked:
     role: str
     #: Identity of this lifetime (see ``process_start``).
     start: float
-    #: What a correct classifier should call it: live, stale, orphan or zombie.
+    #: What a correct classifier should call it: live, stale, orphan, abandoned
+    #: or zombie.
     expected: str
     pidfd: int | None = None
     popen: subprocess.Popen[bytes] | None = None

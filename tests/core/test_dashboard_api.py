@@ -477,7 +477,7 @@ def test_active_list_flood_of_events_is_bounded(serve: Callable[..., FakeServer]
     event = frame(0x1, json.dumps({"method": "event", "pad": "x" * 60000}).encode())
 
     def payload(rid: str) -> list[bytes]:
-        return [event] * (api.MAX_WS_TOTAL // len(event) + 5) + [frame(0x1, result(rid, []))]
+        return [event] * (loopback.MAX_WS_TOTAL // len(event) + 5) + [frame(0x1, result(rid, []))]
 
     assert api.probe_active_sessions(serve(answer_with(payload)).port, TOKEN).error == "protocol"
 

@@ -34,6 +34,8 @@ from tests.real.venvs import Install
 #: A chat tab's worker starts a few seconds after the tab opens (agent build first).
 WORKER_TIMEOUT = 45.0
 STATUS_TIMEOUT = 60.0
+#: How often ``owns`` may walk /proc for processes of ours it has not pinned yet.
+OWNS_WALK_EVERY_S = 0.5
 
 
 def free_port() -> int:
@@ -209,6 +211,7 @@ class Dashboard:
         #: Session/group leaders among them, and the earliest start tick seen.
         self._leaders: set[int] = set()
         self._first_start = 1 << 62
+        self._walked_at = float("-inf")
         self.tabs: list[TabInfo] = []
         self.mcp_server = mcp_server
         for d in (self.home, self.tmp, workdir / "user-home"):
@@ -452,7 +455,13 @@ class Dashboard:
         it (pinned when found); new ones are looked for first. For a Core's scope."""
         if self._pinned_facts(pid) is not None:
             return True
-        self.processes()
+        # One walk of /proc serves a whole scan's questions: a machine with many
+        # other Hermes processes would otherwise cost a walk per stranger. A
+        # process of ours born after the walk is seen by the next scan.
+        now = time.monotonic()
+        if now - self._walked_at >= OWNS_WALK_EVERY_S:
+            self._walked_at = now
+            self.processes()
         return self._pinned_facts(pid) is not None
 
     def adopt(self, pid: int) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import pathlib
 import plistlib
 from typing import TYPE_CHECKING
 
@@ -262,3 +263,33 @@ def test_doctor_yes_without_fix_is_usage_error(
     home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(["doctor", "--yes"]) == 2
+
+
+def test_restart_is_journaled_before_and_after(
+    tools: Tools, monkeypatch: pytest.MonkeyPatch, tmp_path: pathlib.Path
+) -> None:
+    state = tmp_path / "state"
+    monkeypatch.setenv("HERMES_TOP_STATE_DIR", str(state))
+    tools.add_agent(LABEL, 4242)
+    tools.update("launchd", next_pids=[4343])
+    assert main(["restart", "--manager", "launchd", "--yes", "--json"]) == 0
+    records = [json.loads(line) for line in (state / "signals.jsonl").read_text().splitlines()]
+    assert [(r["event"], r["pid"], r["unit"]) for r in records] == [("restart", 4242, LABEL)] * 2
+    assert records[0]["result"] == "starting" and records[0]["new_pid"] is None
+    assert records[1]["new_pid"] == 4343 and "kickstart" in records[1]["command"]
+
+
+def test_restart_without_a_journal_restarts_nothing(
+    tools: Tools,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: pathlib.Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    monkeypatch.setenv("HERMES_TOP_STATE_DIR", str(blocker / "state"))
+    tools.add_agent(LABEL, 4242)
+    assert main(["restart", "--manager", "launchd", "--yes"]) != 0
+    err = capsys.readouterr().err
+    assert err.startswith("hermes-top: error: ") and err.count("\n") == 1
+    assert not [c for c in tools.calls() if c[1] == "kickstart"]
