@@ -121,7 +121,10 @@ def test_013_the_seed_leak_is_found_reaped_and_recovered(
     dash.close_tab(fresh)
     assert dash.fd_count() <= idle + 12, (dash.fd_count(), idle)
     after = fixer.scan()
-    assert not [p for p in after.processes if p.is_leaked and p.pid != fresh.entry_pid]
+    # Nothing of before the recover is left; the tab just closed may itself leak
+    # its worker (that is 0.13's bug: it is judged once old enough).
+    just_closed = {fresh.entry_pid, fresh.node_pid, *fresh.workers}
+    assert not [p for p in after.processes if p.is_leaked and p.pid not in just_closed]
     fixer.close()
     core.close()
 
