@@ -141,13 +141,34 @@ class ActionFlows(RefreshLoop):
             return
         self._from_thread(self._report, sig.name, report, targets)
 
+    # -- plans ---------------------------------------------------------------------
+    def fresh_snapshot(self) -> Snapshot:
+        """A full scan with nothing reused (called in a thread: it costs a full pass).
+        Every plan is made from one; the list then shows it too."""
+        snapshot = self.core.scan(fresh=True)
+        self._from_thread(self._offer_snapshot, snapshot)
+        return snapshot
+
+    def _offer_snapshot(self, snapshot: Snapshot) -> None:
+        """Show ``snapshot`` now, or when the open dialog closes, unless a newer one
+        is already there."""
+        newest = self._pending if self._pending is not None else self.snapshot
+        if newest is not None and newest.taken_at > snapshot.taken_at:
+            return
+        if self.frozen:
+            self._pending = snapshot
+        else:
+            self.apply_snapshot(snapshot)
+
     # -- reap ----------------------------------------------------------------------
     def action_reap(self) -> None:
+        """The reap dialog; it plans (in its own thread) from a fresh scan each time,
+        never from the displayed, possibly incremental, snapshot."""
         if self._refuse_readonly() or self.snapshot is None:
             return
-        snapshot = self.snapshot
 
         def planner(include_stale: bool) -> ReapPlan:
+            snapshot = self.fresh_snapshot()
             return self.core.plan_reap(snapshot, include_stale=include_stale)
 
         dialog = ConfirmDialog(
@@ -183,12 +204,12 @@ class ActionFlows(RefreshLoop):
         dashboard: int | None = None
         if proc is not None:
             dashboard = proc.pid if proc.role is Role.DASHBOARD else proc.dashboard_pid
-        self._plan_recover(self.snapshot, dashboard)
+        self._plan_recover(dashboard)
 
     @work(thread=True, group="action", exit_on_error=False)
-    def _plan_recover(self, snapshot: Snapshot, dashboard: int | None) -> None:
+    def _plan_recover(self, dashboard: int | None) -> None:
         try:
-            plan = self.core.plan_recover(snapshot, dashboard)
+            plan = self.core.plan_recover(self.fresh_snapshot(), dashboard)
         except Exception as err:
             self._from_thread(self._action_failed, "recover", err)
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 from dataclasses import replace
 
 from textual.pilot import Pilot
@@ -182,16 +183,21 @@ def test_R_plans_orphans_and_sure_abandoned_then_stale_after_the_toggle() -> Non
         await pilot.press("R")
         dialog = app.screen
         assert isinstance(dialog, ConfirmDialog)
+        await settle(pilot)  # the plan is made in a thread, from a fresh scan
         # bob's orphan, the zombie and the unsure abandoned worker are left out, with why.
         assert [p.pid for p in dialog.targets] == [3001, 3002, 3003, 3004, 4160]
         left_out = {p.pid for p, _ in dialog.excluded}
         assert left_out == {3010, 4119, 4140, 4170}
         assert "low confidence" in screen_text(app)
         await pilot.press("s")
+        await settle(pilot)
         assert [p.pid for p in dialog.targets] == [3001, 3002, 3003, 3004, 4119, 4160]
         await pilot.press("s")
+        await settle(pilot)
         assert 4119 not in [p.pid for p in dialog.targets]
-        await pilot.press("s", "y")
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("y")
         await settle(pilot)
 
     drive(app, scenario)
@@ -202,6 +208,96 @@ def test_R_plans_orphans_and_sure_abandoned_then_stale_after_the_toggle() -> Non
     assert "reap: 5 terminated, 1 killed" in notes(app)
     assert app.snapshot is not None
     assert {p.pid for p in app.snapshot.processes}.isdisjoint({3001, 3002, 3003, 4119, 4160})
+
+
+def _without(snapshot: Snapshot, *pids: int) -> Snapshot:
+    return replace(snapshot, processes=tuple(p for p in snapshot.processes if p.pid not in pids))
+
+
+def test_reap_plans_from_a_fresh_scan_never_from_the_displayed_rows() -> None:
+    # The rows on screen (an incremental view) still show 3002 and 3003; the fresh
+    # scan the dialog asks for says they are gone: the plan must follow the scan.
+    displayed = demo_snapshot()
+    fresh = _without(displayed, 3002, 3003)
+    core = FakeCore([displayed, fresh])
+    app = make_app(core)
+    app.interval_s = 3600.0  # no refresh in between: only the dialog scans
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        assert app.snapshot is not None and app.snapshot.get(3002) is not None
+        assert core.fresh_scans == 0
+        await pilot.press("R")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog)
+        await settle(pilot)
+        assert core.fresh_scans == 1
+        assert [p.pid for p in dialog.targets] == [3001, 3004, 4160]
+        shown = screen_text(app)
+        assert "3002" not in shown and "3003" not in shown
+        await pilot.press("s")  # a re-plan is a plan too: a fresh scan again
+        await settle(pilot)
+        assert core.fresh_scans == 2
+        assert [p.pid for p in dialog.targets] == [3001, 3004, 4119, 4160]
+        await pilot.press("y")
+        await settle(pilot)
+
+    drive(app, scenario)
+    reaps = [c for c in core.reap_calls if not c.dry_run]
+    assert [c.targets for c in reaps] == [identities(fresh, 3001, 3004, 4119, 4160)]
+    # Once the dialog closed, the list shows what the plan was made from.
+    assert app.snapshot is not None and app.snapshot.get(3002) is None
+
+
+def test_reap_cannot_be_confirmed_before_its_plan_arrives() -> None:
+    core = demo_core()
+    app = make_app(core)
+    release = threading.Event()
+    real_scan = core.scan
+
+    def slow_scan(*, fresh: bool = False) -> Snapshot:
+        if fresh:
+            release.wait(10)
+        return real_scan(fresh=fresh)
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        core.scan = slow_scan  # type: ignore[method-assign]
+        await pilot.press("R")
+        dialog = app.screen
+        assert isinstance(dialog, ConfirmDialog) and dialog.planning
+        assert "planning from a fresh scan" in screen_text(app)
+        assert dialog.query_one("#confirm", Button).disabled
+        await pilot.press("y")  # ignored: there is no plan yet
+        assert app.screen is dialog
+        release.set()
+        await settle(pilot)
+        assert not dialog.planning and [p.pid for p in dialog.targets][:1] == [3001]
+        await pilot.press("escape")
+        await settle(pilot)
+
+    drive(app, scenario)
+    assert [c for c in core.reap_calls if not c.dry_run] == []
+
+
+def test_recover_plans_from_a_fresh_scan_never_from_the_displayed_rows() -> None:
+    displayed = demo_snapshot()
+    fresh = _without(displayed, 4119)  # the stale twin has gone since the last tick
+    core = FakeCore([displayed, fresh])
+    app = make_app(core)
+    app.interval_s = 3600.0
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        select_pid(app, 4100)
+        await pilot.press("L")
+        await settle(pilot)
+        assert core.fresh_scans == 1
+        dialog = app.screen
+        assert isinstance(dialog, RecoverDialog)
+        assert [p.pid for p in dialog.plan.steps[0].reap] == [4160]
+        await pilot.press("n")
+        await settle(pilot)
+
+    drive(app, scenario)
+    assert core.recover_calls == []
 
 
 def test_L_recovers_the_selected_dashboard_after_showing_the_plan() -> None:

@@ -63,6 +63,7 @@ def test_R_reaps_the_orphans_and_leaves_live_workers(sim: Simulation, tmp_path: 
             await _until_rows(app, pilot, [polite, stubborn, *live.worker_pids])
             await pilot.press("R")
             assert isinstance(app.screen, ConfirmDialog)
+            await settle(pilot)  # planned in a thread, from a fresh scan
             assert {p.pid for p in app.screen.targets} == {polite, stubborn}
             assert all(p.state is State.ORPHAN for p in app.screen.targets)
             await pilot.press("y")

@@ -1,6 +1,9 @@
-"""The table is updated in place: after any run of refreshes it must draw exactly
-what a table built from scratch on the final state draws; its one override of a
-DataTable internal (the cell cache, see process_table.py) must render exactly
+"""The table is updated in place: after any run of refreshes the screen must show
+exactly what a table built from scratch on the final state shows. A changed cell
+repaints its row only (update_cell alone would repaint every row, see
+process_table.py), so what is on screen is read through the widget's line
+cache, where a row that should have been repainted and was not stays stale.
+Its one override of a DataTable internal (the cell cache) must render exactly
 what DataTable's own method renders; and a refresh that changes nothing visible
 must touch no cell and repaint nothing (ages past a minute are shown in
 minutes, so they do not tick every second)."""
@@ -10,6 +13,8 @@ from __future__ import annotations
 from concurrent.futures import Future
 from dataclasses import replace
 
+import pytest
+from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.visual import VisualType
@@ -34,11 +39,22 @@ def older(snapshot: Snapshot, seconds: float) -> Snapshot:
 
 
 def drawn(table: ProcessTable) -> tuple[list[str], list[list[object]], list[Strip]]:
-    """(column labels, every cell, every line on screen) of ``table``."""
+    """(column labels, every cell, every line on screen) of ``table``. The lines go
+    through the widget's line cache, as the compositor's do: a line that was not
+    marked for a repaint is the one drawn before."""
     labels = [c.label.markup for c in table.ordered_columns]
     cells = [[(c.plain, c.spans) for c in table.get_row_at(i)] for i in range(table.row_count)]
-    lines = [table.render_line(y) for y in range(table.size.height)]
+    lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
     return labels, cells, lines
+
+
+def assert_screen_is_current(table: ProcessTable) -> None:
+    """What is on screen (lines repainted or kept from before) is what drawing
+    every line afresh gives: no changed row was left unrepainted."""
+    everything = Region(0, 0, table.size.width, table.size.height)
+    shown = table.render_lines(everything)
+    table.refresh()  # every line marked for a repaint
+    assert table.render_lines(everything) == shown
 
 
 def assert_same_as_datatable(table: ProcessTable) -> None:
@@ -92,9 +108,11 @@ def test_in_place_updates_draw_what_a_fresh_table_draws() -> None:
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
         select_pid(app, 4122)
         await pilot.press("space")  # a tag
-        for _ in range(4):  # ages change, a row goes away, a CPU column comes
+        for _ in range(4):  # ages change, a row goes away, a CPU column comes, CPU % moves
+            drawn(app.query_one(ProcessTable))  # on screen: what the next refresh must repaint
             app.request_scan()
             await settle(pilot)
+            assert_screen_is_current(app.query_one(ProcessTable))
             assert_same_as_datatable(app.query_one(ProcessTable))
         await pilot.press("M", "I")  # re-sort: rows move, values stay
         select_pid(app, group_key(State.ORPHAN))
@@ -148,6 +166,37 @@ def test_a_refresh_with_nothing_new_touches_no_cell_and_repaints_nothing() -> No
             if seconds == 1:  # only the processes younger than a minute
                 assert ticked == {"4133", "4140"}
             assert sorted(updates) == sorted((pid, "age") for pid in ticked)
+
+    drive(app, scenario, size=SIZE)
+
+
+def test_a_changed_cell_repaints_its_row_and_nothing_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    base = demo_snapshot()
+    snapshots = [
+        with_cpu(base, {4100: 1.0}),
+        with_cpu(base, {4100: 2.0}, later=1),  # CPU % appears: a column, so everything
+        with_cpu(base, {4100: 2.5}, later=2),  # only 4100's CPU % moves: 100.0 -> 50.0
+    ]
+    app = make_app(FakeCore(snapshots))
+    repaints: list[tuple[Region, ...]] = []
+    refresh = DataTable.refresh
+
+    def counted(self: DataTable[object], *regions: Region, **kw: bool) -> DataTable[object]:
+        repaints.append(regions)
+        return refresh(self, *regions, **kw)
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        table = app.query_one(ProcessTable)
+        app.request_scan()
+        await settle(pilot)
+        assert table.get_cell("4100", "cpu").plain == "100"
+        monkeypatch.setattr(DataTable, "refresh", counted)
+        app.request_scan()
+        await settle(pilot)
+        monkeypatch.undo()
+        assert table.get_cell("4100", "cpu").plain == "50.0"
+        y = table.get_row_index("4100") + table.header_height - round(table.scroll_y)
+        assert [[(r.y, r.height) for r in regions] for regions in repaints] == [[(y, 1)]]
 
     drive(app, scenario, size=SIZE)
 

@@ -7,8 +7,10 @@ there. Cancel has the focus; Escape, n and q cancel, y confirms.
 
 ``ConfirmDialog`` lists PID, user, role, state and command of each target and
 answers with the targets it showed (the identities captured when it opened) or
-None. For a reap it also offers the "include stale" toggle, re-planning on each
-change. Everything from a process goes in as ``Text``, never as markup.
+None. For a reap it plans itself: ``planner`` runs in a thread worker (it takes
+a fresh scan, never the displayed one) when the dialog opens and again on each
+"include stale" toggle; nothing can be confirmed while a plan is on its way.
+Everything from a process goes in as ``Text``, never as markup.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from collections.abc import Callable, Sequence
 from typing import ClassVar, Generic, TypeVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -28,7 +31,7 @@ from hermes_top.tui.styles import STATE_STYLE
 from hermes_top.view.format import STATE_MARK, STATE_WIDTH
 from hermes_top.view.tree import ROLE_SHORT, short_command
 
-#: (targets, excluded lines) for a given "include stale" choice.
+#: The reap plan for a given "include stale" choice (called in a thread: it scans).
 Planner = Callable[[bool], ReapPlan]
 Result = TypeVar("Result")
 
@@ -214,7 +217,15 @@ class ConfirmDialog(DialogBase[tuple[ProcessInfo, ...] | None]):
         self._include_stale = False
         self.targets: tuple[ProcessInfo, ...] = tuple(targets)
         self.excluded: tuple[tuple[ProcessInfo, str], ...] = tuple(excluded)
-        if planner is not None:
+        #: True while a plan is being made (in a thread): nothing can be confirmed.
+        self.planning = planner is not None
+        self._plan_error = ""
+        #: Bumped on each re-plan: an answer for an older choice is dropped.
+        self._generation = 0
+
+    def on_mount(self) -> None:
+        # (DialogBase.on_mount runs after this one and draws "planning …".)
+        if self._planner is not None:
             self._replan()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -222,18 +233,47 @@ class ConfirmDialog(DialogBase[tuple[ProcessInfo, ...] | None]):
         return self._planner is not None if action == "toggle_stale" else True
 
     def _replan(self) -> None:
+        self._generation += 1
+        self.planning = True
+        self._plan_error = ""
+        self._plan_worker(self._generation, self._include_stale)
+
+    @work(thread=True, group="plan", exit_on_error=False)
+    def _plan_worker(self, generation: int, include_stale: bool) -> None:
         assert self._planner is not None
-        plan = self._planner(self._include_stale)
-        self.targets = plan.targets
-        self.excluded = plan.excluded
+        try:
+            plan: ReapPlan | Exception = self._planner(include_stale)
+        except Exception as err:  # shown in the dialog; nothing can be confirmed
+            plan = err
+        try:
+            self.app.call_from_thread(self._planned, generation, plan)
+        except RuntimeError:
+            pass  # the app is shutting down
+
+    def _planned(self, generation: int, plan: ReapPlan | Exception) -> None:
+        if generation != self._generation or not self.is_attached:
+            return  # a newer choice is on its way, or the dialog is gone
+        self.planning = False
+        if isinstance(plan, Exception):
+            self._plan_error = str(plan) or type(plan).__name__
+            self.targets, self.excluded = (), ()
+        else:
+            self.targets, self.excluded = plan.targets, plan.excluded
+        self.redraw()
 
     def title_text(self) -> Text:
+        if self.planning:
+            return Text(f"{self._title}: planning from a fresh scan …", style="bold")
+        if self._plan_error:
+            return Text(f"{self._title}: planning failed: {self._plan_error}", style="bold")
         n = len(self.targets)
         if not n:
             return Text(f"{self._title}: nothing to do", style="bold")
         return Text(f"{self._title}: {n} process{'es' if n != 1 else ''}", style="bold")
 
     def body_text(self, width: int) -> Text:
+        if self.planning and not self.targets:
+            return Text("")  # the first plan: a re-plan keeps the old list in view
         return target_lines(self.targets, width)
 
     def fixed_text(self) -> Text:
@@ -255,7 +295,7 @@ class ConfirmDialog(DialogBase[tuple[ProcessInfo, ...] | None]):
         return Text(f"{mark} s: include stale workers (older twins of live ones)")
 
     def can_confirm(self) -> bool:
-        return bool(self.targets)
+        return bool(self.targets) and not self.planning
 
     def result(self) -> tuple[ProcessInfo, ...] | None:
         return self.targets

@@ -11,6 +11,7 @@ narrow terminal cuts the least useful end.
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 
 from rich.text import Text
@@ -135,17 +136,31 @@ def compact_line(info: DashboardInfo, history: FdHistory, width: int) -> Text:
     return line
 
 
+def states_by_dashboard(snapshot: Snapshot) -> dict[int, Counter[State]]:
+    """Per dashboard pid, how many processes below it are in each state (one pass)."""
+    out: dict[int, Counter[State]] = defaultdict(Counter)
+    for p in snapshot.processes:
+        if p.dashboard_pid is not None:
+            out[p.dashboard_pid][p.state] += 1
+    return out
+
+
 def full_block(
-    snapshot: Snapshot, info: DashboardInfo, history: FdHistory, width: int
+    snapshot: Snapshot,
+    info: DashboardInfo,
+    history: FdHistory,
+    width: int,
+    states: Counter[State] | None = None,
 ) -> list[Text]:
     limit = Text(f"limit: {info.limits.label}")
     if info.limits.inferred:
         limit.stylize("italic")
     counts = Text()
-    mine = [p for p in snapshot.processes if p.dashboard_pid == info.pid]
+    if states is None:
+        states = states_by_dashboard(snapshot)[info.pid]
     # No orphan count here: an orphan has, by definition, no dashboard above it.
     for state in (State.LIVE, State.PARKED, State.ABANDONED, State.STALE, State.ZOMBIE):
-        n = sum(1 for p in mine if p.state is state)
+        n = states[state]
         if n or state is State.LIVE:
             if counts:
                 counts.append(" ")
@@ -229,7 +244,7 @@ class HeaderStrip(Static):
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
-        self._last: str | None = None
+        self._last: Text | None = None
         self._height = 0
 
     def show(
@@ -245,7 +260,11 @@ class HeaderStrip(Static):
         lines: list[Text] = []
         if snapshot is not None:
             dashboards = in_trouble_first(snapshot)
-            blocks = [full_block(snapshot, d, history, usable) for d in dashboards]
+            states = states_by_dashboard(snapshot)
+            blocks = [
+                full_block(snapshot, d, history, usable, states.get(d.pid, Counter()))
+                for d in dashboards
+            ]
             if sum(len(b) for b in blocks) + 1 <= height // 4:
                 lines = [line for block in blocks for line in block]
             else:
@@ -254,9 +273,9 @@ class HeaderStrip(Static):
         status_text.truncate(usable, overflow="ellipsis")
         lines.append(status_text)
         text = Text("\n").join(lines)
-        key = text.markup
-        if key != self._last:
-            self._last = key
+        # Same characters and same styles (Text equality: cheaper than its markup).
+        if text != self._last:
+            self._last = text
             # Its height is "auto": only a change in line count needs a layout pass,
             # which would re-lay and repaint the whole screen.
             self.update(text, layout=len(lines) != self._height)
