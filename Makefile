@@ -43,9 +43,14 @@ check: lint test
 
 # Byte-compile first, as a wheel install would: with PYTHONDONTWRITEBYTECODE set
 # every start-up would otherwise recompile the package from source.
+# htop is the TUI's baseline: installed when missing where apt-get can (as root).
 bench: $(STAMP)
+	@command -v htop >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+		&& apt-get install -y -qq htop >/dev/null; } \
+		|| echo "note: htop is not installed: the TUI row has no baseline"
 	$(BIN)/python -m compileall -q hermes_top
 	$(BIN)/python benchmarks/run_all.py
+	$(BIN)/python benchmarks/bench_guard.py
 
 # The guard under churn on the simulator (10 min; SOAK_ARGS="--minutes 2" for less).
 soak: $(BASE)
