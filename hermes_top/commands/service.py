@@ -13,7 +13,7 @@ from typing import Any
 
 from hermes_top.commands.procs import confirm, pid_arg
 from hermes_top.core.errors import UsageError
-from hermes_top.service import config, doctor
+from hermes_top.service import config, doctor, doctor_fix
 from hermes_top.service.agent import AgentStatus
 from hermes_top.service.control import (
     agent_statuses,
@@ -226,9 +226,9 @@ def run_doctor(args: argparse.Namespace) -> int:
         settings, plist=args.plist, unit=config.normalize_unit(args.unit) if args.unit else None
     )
     findings = doctor.run_checks(request)
-    fixes = doctor.apply_fixes(findings, settings, reload=args.yes) if args.fix else []
+    fixes = doctor_fix.apply_fixes(findings, settings, reload=args.yes) if args.fix else []
     # After --fix, what is left decides the exit status.
-    code = doctor.exit_code(doctor.remaining_findings(findings, fixes))
+    code = doctor.exit_code(doctor_fix.remaining_findings(findings, fixes))
     if args.json:
         _dump(
             {

@@ -20,7 +20,7 @@ import pytest
 
 from hermes_top.core.errors import HermesTopError
 from hermes_top.core.journal import Journal, read_journal
-from hermes_top.service import doctor, plists, systemd
+from hermes_top.service import doctor, doctor_fix, plists, systemd
 from hermes_top.service.config import ServiceSettings
 from tests.harness import is_running
 from tests.hostile.workers import bare_workers
@@ -417,7 +417,7 @@ def test_root_fix_keeps_the_users_plist_and_backup_theirs(tmp_path: pathlib.Path
             references=lambda: doctor.TuiReferences(frozenset()),
         )
     )
-    (fix,) = doctor.apply_fixes(findings, settings, reload=False)
+    (fix,) = doctor_fix.apply_fixes(findings, settings, reload=False)
     assert fix.changed and fix.backup is not None
     assert _owner(path) == (OTHER, OTHER + 1, 0o640)
     assert _owner(fix.backup) == (OTHER, OTHER + 1, 0o640)

@@ -16,7 +16,7 @@ from hermes_top.core.engine import Core
 from hermes_top.core.errors import HermesTopError
 from hermes_top.core.model import Role, Snapshot, State
 from hermes_top.core.platform import current_platform
-from hermes_top.service import doctor
+from hermes_top.service import doctor, doctor_fix
 from hermes_top.service.doctor import DoctorRequest, Severity, TuiReferences
 from tests.services.helpers import Home, Tools
 from tests.services.plist_samples import limits, read_plist, rich_agent, write_plist
@@ -132,7 +132,7 @@ def test_corrupt_discovered_plist_is_an_error_finding(home: Home) -> None:
     assert codes(findings) == [("plist-unreadable", Severity.ERROR)]
     assert str(bad) in findings[0].message
     # --fix has nothing it may touch.
-    assert doctor.apply_fixes(findings, home.settings(), reload=False) == []
+    assert doctor_fix.apply_fixes(findings, home.settings(), reload=False) == []
     assert bad.read_bytes() == b"<plist><dict>"
 
 
@@ -149,7 +149,7 @@ def test_fix_plist_prints_reload_commands_without_running_them(
     path = write_plist(home.launch_agents / f"{LABEL}.plist", rich_agent())
     findings = doctor.run_checks(request(home))
 
-    (fix,) = doctor.apply_fixes(findings, home.settings(), reload=False)
+    (fix,) = doctor_fix.apply_fixes(findings, home.settings(), reload=False)
 
     assert read_plist(path) == {**rich_agent(), **limits(8192, 16384)}
     assert fix.backup is not None and fix.backup.exists()
@@ -159,7 +159,7 @@ def test_fix_plist_prints_reload_commands_without_running_them(
     )
     assert fix.ran_commands == ()
     assert tools.calls() == []
-    assert doctor.remaining_findings(findings, [fix]) == []
+    assert doctor_fix.remaining_findings(findings, [fix]) == []
 
 
 def test_fix_plist_with_reload_runs_bootout_and_bootstrap(
@@ -172,7 +172,7 @@ def test_fix_plist_with_reload_runs_bootout_and_bootstrap(
         DoctorRequest(settings, snapshot_provider=snapshot, references=no_refs)
     )
 
-    (fix,) = doctor.apply_fixes(findings, settings, reload=True)
+    (fix,) = doctor_fix.apply_fixes(findings, settings, reload=True)
 
     assert read_plist(path)["SoftResourceLimits"] == {"NumberOfFiles": 10000}
     assert read_plist(path)["HardResourceLimits"] == {"NumberOfFiles": 20000}
@@ -193,7 +193,7 @@ def test_unit_without_limit_then_fixed_by_dropin(home: Home, tools: Tools) -> No
     findings = doctor.run_checks(request(home, "systemd"))
     assert codes(findings) == [("unit-no-limit", Severity.WARNING)]
 
-    fixes = doctor.apply_fixes(findings, home.settings("systemd"), reload=False)
+    fixes = doctor_fix.apply_fixes(findings, home.settings("systemd"), reload=False)
 
     dropin = home.systemd_user / f"{UNIT}.d" / "limits.conf"
     assert "[Service]\nLimitNOFILE=8192:16384\n" in dropin.read_text()
@@ -210,9 +210,9 @@ def test_overriding_dropin_is_reported_not_hidden(home: Home, tools: Tools) -> N
     later.write_text("[Service]\nLimitNOFILE=2048\n")
     findings = doctor.run_checks(request(home, "systemd"))
     assert codes(findings) == [("unit-low-limit", Severity.WARNING)]
-    fixes = doctor.apply_fixes(findings, home.settings("systemd"), reload=False)
+    fixes = doctor_fix.apply_fixes(findings, home.settings("systemd"), reload=False)
     assert "zz-override.conf overrides it" in fixes[0].message
-    assert doctor.exit_code(doctor.remaining_findings(findings, fixes)) == 1
+    assert doctor.exit_code(doctor_fix.remaining_findings(findings, fixes)) == 1
 
 
 def test_explicit_missing_unit_raises(home: Home) -> None:
@@ -301,7 +301,7 @@ def test_pty_files_fix_removes_only_old_unreferenced_ones(
 
     (fix,) = [
         x
-        for x in doctor.apply_fixes(findings, home.settings(), reload=False)
+        for x in doctor_fix.apply_fixes(findings, home.settings(), reload=False)
         if x.code == "pty-files"
     ]
 
