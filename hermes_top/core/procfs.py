@@ -226,9 +226,9 @@ def list_processes() -> dict[int, RawProc]:
     Vanishing ones are skipped. Raises ProcessTableIncomplete when any entry
     could not be read for lack of resources: a partial table must not be used.
     """
-    procs: dict[int, RawProc] = {}
-    _read_into(procs, (int(name) for name in _proc_names() if name.isdigit()))
-    return procs
+    table = ProcTable()
+    table.read_all()
+    return table.procs
 
 
 class ProcTable:
