@@ -1,4 +1,5 @@
-"""Rows 3 and 4: bulk reap of 500 orphans (that exit on SIGTERM / that ignore it).
+"""Rows 3, 4 and 4b: bulk reap of 500 orphans (that exit on SIGTERM / that
+ignore it), and ``hermes-top reap`` of 300 orphans as a whole process.
 
 Each run starts a fresh farm of orphaned stand-in slash workers (real argv
 shape, see _load.OrphanFarm), scans with a Core scoped to exactly that farm,
@@ -11,11 +12,21 @@ Baseline: the serial loop people write with psutil, over equivalent processes:
 p.kill(); p.wait()``. It costs O(n x grace) on TERM-ignoring processes, so
 row 4's baseline is measured on a small n and extrapolated (said in the notes).
 
+Row 4b is what a user waits for: ``hermes-top reap --yes --json --pid ...``
+(the 300 farm PIDs: the load's own orphans must stay) from spawn to exit --
+interpreter start, imports, scan, plan, journal, signals, waiting. Every PID
+must come back "terminated", else the row fails. Baseline: the same serial
+psutil loop over 300 equivalent orphans.
+
 Run alone: ``.venv/bin/python benchmarks/bench_reap.py [--quick]``.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import tempfile
 import time
 import traceback
@@ -174,12 +185,80 @@ def run_ignore(n: int, repeats: int, base_n: int, grace_s: float = 1.0) -> Row:
     return row
 
 
+def hermes_top_argv() -> list[str]:
+    script = os.path.join(os.path.dirname(sys.executable), "hermes-top")
+    return [script] if os.path.exists(script) else [sys.executable, "-m", "hermes_top"]
+
+
+def cli_reap(farm: OrphanFarm, n: int, grace_s: float) -> tuple[float, Counter[str], str | None]:
+    """(seconds from spawn to exit, outcomes, error) of one ``hermes-top reap``."""
+    pids = farm.spawn(n, ignore_term=False)
+    try:
+        with tempfile.TemporaryDirectory(prefix="hermes-bench-state-") as state:
+            argv = [*hermes_top_argv(), "reap", "--yes", "--json", "--grace", f"{grace_s:g}"]
+            for pid in pids:
+                argv += ["--pid", str(pid)]
+            env = dict(os.environ, HERMES_TOP_STATE_DIR=state)
+            start = time.perf_counter()
+            done = subprocess.run(
+                argv, stdin=subprocess.DEVNULL, capture_output=True, env=env, check=False
+            )
+            wall = time.perf_counter() - start
+        if done.returncode != 0:
+            err = done.stderr.decode(errors="replace").strip()[-300:]
+            return wall, Counter(), f"hermes-top reap exited {done.returncode}: {err}"
+        report = json.loads(done.stdout)
+        outcomes = Counter(r["outcome"] for r in report["results"])
+        if outcomes.get("terminated", 0) != n:
+            return wall, outcomes, f"not every orphan was terminated: {dict(outcomes)}"
+        return wall, outcomes, None
+    finally:
+        farm.reap_exited(pids)
+
+
+def run_cli(n: int, repeats: int, grace_s: float = 3.0) -> Row:
+    walls: list[float] = []
+    errors: list[str] = []
+    outcomes: Counter[str] = Counter()
+    with OrphanFarm() as farm:
+        for _ in range(repeats):
+            wall, got, error = cli_reap(farm, n, grace_s)
+            walls.append(wall)
+            outcomes.update(got)
+            if error:
+                errors.append(error)
+        base = serial_loop(farm, n, ignore_term=False, grace_s=grace_s)
+    wall = median(walls)
+    row = Row(
+        f"4b. `hermes-top reap` of {n} orphans, whole process",
+        wall,
+        sum(base),
+        "s",
+        "<= 1.0 s",
+        wall <= 1.0 and not errors,
+        repeats,
+    )
+    row.baseline_n = 1
+    if errors:
+        row.measured, row.met = None, False
+        row.measured_text = f"FAILED in {len(errors)} of {repeats} runs"
+        row.notes.extend(sorted(set(errors)))
+    row.notes.append(
+        f"spawn to exit of `hermes-top reap --yes --json --pid ...` ({n} PIDs): start-up, "
+        f"scan, plan, journal, signals, waits; runs {', '.join(f'{w:.2f}' for w in walls)} s; "
+        f"outcomes {dict(outcomes)}"
+    )
+    row.notes.append(f"baseline: serial psutil terminate(); wait({grace_s:g}) over {n} orphans")
+    return row
+
+
 def run(quick: bool) -> list[Row]:
     n = 100 if quick else 500
     repeats = 1 if quick else 3
     return [
         run_term(n, repeats, base_repeats=1),
         run_ignore(n, repeats, base_n=5 if quick else 20),
+        run_cli(100 if quick else 300, repeats),
     ]
 
 

@@ -29,6 +29,7 @@ from hermes_top.core.pinned import (
     status_letter,
 )
 from hermes_top.core.procfs import RawProc, TcpSocket
+from hermes_top.core.rolling import RoundRobin
 
 if TYPE_CHECKING:
     import psutil
@@ -43,12 +44,21 @@ class ProcessTable(Protocol):
 
     procs: dict[int, RawProc]
 
+    @property
+    def cycles(self) -> int:
+        """Rolling cycles begun (core/rolling.py): a new value, every PID was read again."""
+        ...
+
+    #: The PIDs the last ``update`` read as its rolling slice.
+    rolled: set[int]
+
     def read_all(self) -> set[int]:
         """Read every process again; the PIDs read."""
         ...
 
-    def update(self, refresh: Iterable[int]) -> set[int]:
-        """Drop the gone, read the new and ``refresh``; the PIDs read."""
+    def update(self, refresh: Iterable[int], rolling: int = 0) -> set[int]:
+        """Drop the gone, read the new, ``refresh`` and the next ``rolling`` of
+        the others; the PIDs read."""
         ...
 
 
@@ -58,6 +68,12 @@ class _PsutilTable:
     def __init__(self, read: Callable[[psutil.Process], RawProc]) -> None:
         self.procs: dict[int, RawProc] = {}
         self._read = read
+        self._rolling = RoundRobin()
+        self.rolled: set[int] = set()
+
+    @property
+    def cycles(self) -> int:
+        return self._rolling.cycles
 
     def _read_pids(self, pids: Iterable[int]) -> set[int]:
         import psutil
@@ -74,10 +90,10 @@ class _PsutilTable:
     def read_all(self) -> set[int]:
         import psutil
 
-        self.procs = {}
+        self.procs, self.rolled = {}, set()
         return self._read_pids(psutil.pids())
 
-    def update(self, refresh: Iterable[int]) -> set[int]:
+    def update(self, refresh: Iterable[int], rolling: int = 0) -> set[int]:
         import psutil
 
         now = set(psutil.pids())
@@ -85,7 +101,8 @@ class _PsutilTable:
             del self.procs[pid]
         wanted = {pid for pid in now if pid not in self.procs}
         wanted.update(pid for pid in refresh if pid in now)
-        return self._read_pids(wanted)
+        self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
+        return self._read_pids(wanted | self.rolled)
 
 
 class Platform(ABC):

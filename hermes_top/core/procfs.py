@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from hermes_top.core.escape import escape_control
+from hermes_top.core.rolling import RoundRobin
 
 PROC = "/proc"
 
@@ -188,6 +189,21 @@ def read_uid(pid: int) -> int | None:
     return None
 
 
+def pid_marker() -> tuple[bytes, bytes] | None:
+    """(last PID allocated, number of threads) from /proc/loadavg: while it
+    stays the same, no process was created, so listing /proc finds nothing new.
+    None when it cannot tell: unreadable, or /proc is another PID namespace's
+    (last_pid is our namespace's)."""
+    try:
+        if os.readlink(f"{PROC}/self") != str(os.getpid()):
+            return None
+        with open(f"{PROC}/loadavg", "rb") as f:
+            fields = f.read().split()
+        return fields[4], fields[3].partition(b"/")[2]
+    except (OSError, IndexError):
+        return None
+
+
 def _proc_names() -> list[str]:
     try:
         return os.listdir(PROC)
@@ -195,22 +211,47 @@ def _proc_names() -> list[str]:
         raise ProcessTableIncomplete(err.errno or 0, f"cannot list {PROC}: {err.strerror}") from err
 
 
-def _read_into(procs: dict[int, RawProc], pids: Iterable[int]) -> set[int]:
+def _read_into(
+    procs: dict[int, RawProc],
+    pids: Iterable[int],
+    seen: dict[int, tuple[bytes, RawProc]] | None = None,
+) -> set[int]:
     """Read each of ``pids`` into ``procs`` (dropping the gone and the hidden);
-    the PIDs read. Raises ProcessTableIncomplete if any could not be read."""
+    the PIDs read. Raises ProcessTableIncomplete if any could not be read.
+
+    ``seen``: each PID's stat bytes from its last read and what they parsed to,
+    kept up to date. Bytes equal to last time parse to an equal RawProc, so the
+    entry is kept, not parsed again (an idle process's stat line does not change
+    between ticks) -- unless someone else replaced the entry in ``procs``.
+    """
     read: set[int] = set()
     failed: list[ProcUnreadable] = []
     for pid in pids:
         try:
-            proc = read_proc(pid, with_uid=False)
+            data = _read(f"{PROC}/{pid}/stat")
+        except PermissionError:
+            data = None  # hidepid: not ours to see
         except ProcUnreadable as err:
             failed.append(err)
             continue
-        if proc is None:
-            procs.pop(pid, None)
-        else:
-            procs[pid] = proc
-            read.add(pid)
+        if data is not None:
+            last = seen.get(pid) if seen is not None else None
+            if last is not None and last[0] == data and procs.get(pid) is last[1]:
+                read.add(pid)
+                continue
+            try:
+                proc = parse_stat(pid, data, -1)
+            except (ValueError, IndexError):
+                pass  # not a stat line we understand: as if gone
+            else:
+                procs[pid] = proc
+                if seen is not None:
+                    seen[pid] = (data, proc)
+                read.add(pid)
+                continue
+        procs.pop(pid, None)
+        if seen is not None:
+            seen.pop(pid, None)
     if failed:
         raise ProcessTableIncomplete(
             failed[0].errno or 0,
@@ -234,38 +275,66 @@ def list_processes() -> dict[int, RawProc]:
 class ProcTable:
     """The process table an incremental scan keeps between ticks.
 
-    ``update`` lists /proc and reads only new PIDs and the ones asked for; the
-    set arithmetic on the names is done in C, so a tick costs O(changes) in
-    Python, not O(processes on the machine). After a failed read the table is
-    unusable until the next ``read_all`` (an entry could be missing).
+    ``update`` lists /proc and reads only new PIDs, the ones asked for and a
+    rolling slice of the rest (see core/rolling.py); the set arithmetic on the
+    names is done in C, so a tick costs O(changes + slice) in Python, not
+    O(processes on the machine). After a failed read the table is unusable
+    until the next ``read_all`` (an entry could be missing).
     """
 
     def __init__(self) -> None:
         self.procs: dict[int, RawProc] = {}
         self.valid = False
         self._names: set[str] = set()
+        self._seen: dict[int, tuple[bytes, RawProc]] = {}
+        self._rolling = RoundRobin()
+        self._marker: tuple[bytes, bytes] | None = None
+        #: The PIDs the last ``update`` read as its rolling slice.
+        self.rolled: set[int] = set()
+
+    @property
+    def cycles(self) -> int:
+        """Rolling cycles begun (see RoundRobin.cycles)."""
+        return self._rolling.cycles
 
     def read_all(self) -> set[int]:
         self.valid = False
+        self._marker = pid_marker()
         names = _proc_names()
         procs: dict[int, RawProc] = {}
-        read = _read_into(procs, (int(name) for name in names if name.isdigit()))
-        self.procs, self._names, self.valid = procs, set(names), True
+        seen: dict[int, tuple[bytes, RawProc]] = {}
+        read = _read_into(procs, (int(name) for name in names if name.isdigit()), seen)
+        self.procs, self._names, self._seen, self.valid = procs, set(names), seen, True
+        self.rolled = set()
         return read
 
-    def update(self, refresh: Iterable[int]) -> set[int]:
-        """Bring the table up to date; the PIDs read (new ones and ``refresh``)."""
+    def update(self, refresh: Iterable[int], rolling: int = 0) -> set[int]:
+        """Bring the table up to date; the PIDs read: new ones, ``refresh`` and
+        the next ``rolling`` of the others."""
         if not self.valid:
             return self.read_all()
         self.valid = False
-        names = set(_proc_names())
-        for name in self._names - names:
-            if name.isdigit():
-                self.procs.pop(int(name), None)
-        wanted = {int(name) for name in names - self._names if name.isdigit()}
+        # Read before listing: a PID allocated after this is seen next tick.
+        marker = pid_marker()
+        wanted: set[int] = set()
+        if marker is None or marker != self._marker:
+            # Listing /proc costs ~1 ms per 1,000 processes: done only when a
+            # PID was allocated. A process that exited unlisted stays in the
+            # table until it is read (watched ones every tick, the rest when
+            # the rolling slice reaches them): it is nobody's fresh ancestor.
+            names = set(_proc_names())
+            for name in self._names - names:
+                if name.isdigit():
+                    self.procs.pop(int(name), None)
+                    self._seen.pop(int(name), None)
+            wanted = {int(name) for name in names - self._names if name.isdigit()}
+            self._names = names
+        self._marker = marker
         wanted.update(pid for pid in refresh if pid in self.procs)
-        read = _read_into(self.procs, wanted)
-        self._names, self.valid = names, True
+        self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
+        wanted |= self.rolled
+        read = _read_into(self.procs, wanted, self._seen)
+        self.valid = True
         return read
 
 

@@ -9,6 +9,7 @@ given (pid, create time, name), so it is cached across refreshes.
 from __future__ import annotations
 
 import dataclasses
+import math
 import pwd
 import time
 from collections.abc import Callable
@@ -40,10 +41,17 @@ from hermes_top.core.verdict import Candidate
 ARGV_SETTLE_S = 10.0
 #: How often an incremental scan still reads every process: a process that
 #: exec'd into a Hermes shape, or a PID reused by one, shows up within this.
+#: The others are read again a slice per tick (core/rolling.py), at most
+#: MAX_ROLLING_PER_S a second: past 2,500 processes a cycle takes longer than
+#: FULL_PASS_S (20 s at 10,000), so the cost follows the Hermes processes.
 FULL_PASS_S = 5.0
+MAX_ROLLING_PER_S = 500.0
 #: At most this many processes below Hermes ones are shown (a fork bomb below a
 #: worker must not make every scan unbounded).
 MAX_DESCENDANTS = 4096
+
+#: Slow facts are read again in this many groups, one per SLOW_FACTS_S / slots.
+_FACT_SLOTS = 5
 
 #: Cache key: exec() keeps pid and start time and usually changes the name.
 _ArgvKey = tuple[int, float, str]
@@ -74,6 +82,11 @@ class ScanCache:
     #: still exec (its name and argv change), so they are read every tick.
     young: dict[int, float] = field(default_factory=dict)
     full_at: float = float("-inf")
+    #: When the last tick read its slice, and how many other processes a second
+    #: are read again (0: only at full passes; a test can pin that).
+    tick_at: float = float("-inf")
+    rolling_per_s: float = MAX_ROLLING_PER_S
+    pruned_cycle: int = 0
 
     def next_table(
         self, platform: Platform, now: float
@@ -82,13 +95,17 @@ class ScanCache:
         pass, every process was read)."""
         if self.reader is None:
             self.reader = platform.process_table()
-        full = not self.incremental or now - self.full_at >= FULL_PASS_S
-        if full:
+        fresh: set[int] | None
+        if not self.incremental or self.full_at == float("-inf"):
             self.reader.read_all()
             self.full_at = now
-            fresh: set[int] | None = None
+            fresh = None
         else:
-            fresh = self.reader.update(self.watch | self.young.keys())
+            fresh = self.reader.update(self.watch | self.young.keys(), self._slice(now))
+            if len(fresh) >= len(self.reader.procs):
+                fresh = None  # the table was read whole (a small one, or after a failure)
+                self.full_at = now
+        self.tick_at = now
         procs = self.reader.procs
         if self.incremental:
             # Who is young is taken from what was read: the others did not change.
@@ -100,6 +117,22 @@ class ScanCache:
                 if seen is None or seen.create_time != start or now - start >= ARGV_SETTLE_S:
                     del self.young[pid]
         return procs, fresh
+
+    def _slice(self, now: float) -> int:
+        """How many of the other processes this tick reads again: all of them
+        once per FULL_PASS_S, never more than ``rolling_per_s`` a second."""
+        assert self.reader is not None
+        elapsed = min(max(now - self.tick_at, 0.0), FULL_PASS_S)
+        count = len(self.reader.procs)
+        rate = min(count / FULL_PASS_S, self.rolling_per_s)
+        return math.ceil(rate * elapsed)
+
+    def cycle_done(self) -> bool:
+        """True once per rolling cycle: every process was read again since last time."""
+        if self.reader is None or self.reader.cycles == self.pruned_cycle:
+            return False
+        self.pruned_cycle = self.reader.cycles
+        return True
 
     #: FD count and RSS of each process, and when they were read (incremental scans).
     facts: dict[_ArgvKey, tuple[float, int | None, str | None, int | None]] = field(
@@ -117,7 +150,12 @@ class ScanCache:
         slow = self.incremental and cand.role is not Role.DASHBOARD
         if cached is None or not slow or now - cached[0] >= SLOW_FACTS_S:
             num_fds, why = platform.num_fds(raw.pid)
-            cached = (now, num_fds, why, platform.rss(raw.pid))
+            read_at = now
+            if cached is None and slow:
+                # Spread by PID: processes found in one tick must not all be
+                # read again in one later tick (each is read early, never late).
+                read_at -= (raw.pid % _FACT_SLOTS) * SLOW_FACTS_S / _FACT_SLOTS
+            cached = (read_at, num_fds, why, platform.rss(raw.pid))
             self.facts[key] = cached
         return cached[1], cached[2], cached[3]
 
@@ -201,12 +239,17 @@ def discover(
     procs, fresh = cache.next_table(platform, now)
     # In an incremental tick only what was read can have changed: the Hermes
     # processes and their ancestors (watched), new and young PIDs. The rest was
-    # not Hermes last time and is looked at again in the next full pass.
+    # not Hermes last time and is looked at again when the rolling slice
+    # reaches it: then its argv is read again too (it may have exec'd), as a
+    # full pass reads every argv (a python process can exec into a dashboard
+    # and keep its name: a cached argv would make the dashboard's workers orphans).
     pool = list(procs.values()) if fresh is None else [procs[pid] for pid in fresh]
+    rolled = cache.reader.rolled if fresh is not None and cache.reader is not None else set()
     found: dict[int, Candidate] = {}
     hidden: set[int] = set()
     for proc in pool:
-        _consider(platform, cache, proc, now, found, hidden)
+        again = fresh is None or proc.pid in rolled
+        _consider(platform, cache, proc, now, found, hidden, fresh=again)
     _add_descendants(platform, cache, pool, found, now)
     # Zombies are listed only when a Hermes process is their parent: argv is gone.
     for proc in pool:
@@ -214,13 +257,15 @@ def discover(
             full = platform.with_uid(proc)
             if full is not None:
                 found[proc.pid] = Candidate(full, (), Match(role=_zombie_role(proc.name)), ())
-    if fresh is None:
+    chains = None
+    if fresh is not None:
+        chains = _freshen_chains(platform, cache, procs, fresh, found, hidden, now)
+    if fresh is None or cache.cycle_done():
         cache.prune(procs)
-    else:
-        _freshen_chains(platform, cache, procs, fresh, found, hidden, now)
     # Every verdict's inputs are read fresh next time: each Hermes process and
     # each of its ancestors (a stale parent must never make a live worker an orphan).
-    chains = {pid: ancestors(pid, procs) for pid in found}
+    if chains is None:
+        chains = {pid: ancestors(pid, procs) for pid in found}
     watch = set(found) | hidden
     for chain in chains.values():
         watch.update(a.pid for a in chain)
@@ -266,8 +311,9 @@ def _freshen_chains(
     found: dict[int, Candidate],
     hidden: set[int],
     now: float,
-) -> None:
-    """Make every found process's chain of ancestors fresh in this tick.
+) -> Chains | None:
+    """Make every found process's chain of ancestors fresh in this tick; the
+    chains, when the last round changed nothing (else None: compute them again).
 
     A new worker's parent may be a cached entry from before it exec'd into a
     dashboard (or before its PID was reused by one): judged on that, the worker
@@ -276,8 +322,9 @@ def _freshen_chains(
     """
     for _ in range(_FRESHEN_ROUNDS):
         chained: dict[int, RawProc] = {}
-        for pid in found:
-            for anc in ancestors(pid, procs):
+        chains = {pid: ancestors(pid, procs) for pid in found}
+        for chain in chains.values():
+            for anc in chain:
                 if anc.pid not in found:
                     chained[anc.pid] = anc
         stale = [pid for pid in chained if pid not in fresh]
@@ -294,7 +341,8 @@ def _freshen_chains(
             if proc is not None:
                 _consider(platform, cache, proc, now, found, hidden, fresh=True)
         if not stale and len(found) == before:
-            return
+            return chains  # nothing re-read, nothing found: the chains still hold
+    return None
 
 
 def _add_descendants(

@@ -106,6 +106,79 @@ def test_an_old_process_that_execs_into_a_worker_shows_within_a_full_pass(
         assert d.pid
 
 
+def test_a_repeated_full_scan_reads_every_argv_again(sim: Simulation, tmp_path: Path) -> None:
+    """A full scan (the CLI, a guard tick, a plan's fresh scan) never trusts a
+    cached argv: a python process can exec into a dashboard and keep its name,
+    and judged on its old argv the dashboard's workers would be orphans."""
+    env = sim_env(sim)
+    argv = [sim.python, "-m", "tui_gateway.slash_worker", "--session-key", "20260101_000000_fedcba"]
+    script = "import os, sys; sys.stdin.readline(); os.execv(sys.argv[1], sys.argv[1:])"
+    # The same interpreter before and after: the process keeps its name.
+    proc = subprocess.Popen(
+        [sim.python, "-c", script, *argv], env=env, stdin=subprocess.PIPE, cwd=sim.root
+    )
+    start = start_ticks(proc.pid)
+    assert start is not None
+    REGISTRY.register_identity(proc.pid, start, "exec test")
+    now = [time.time() + 60.0]  # old: its argv has settled in the cache
+    _, full = _cores(sim, tmp_path, now, same_clock=True)
+    try:
+        assert proc.pid not in _states(full)
+        assert proc.stdin is not None
+        proc.stdin.write(b"go\n")
+        proc.stdin.flush()
+        deadline = time.monotonic() + 10
+        while _argv_now(proc.pid) != argv and time.monotonic() < deadline:
+            time.sleep(0.02)
+        now[0] += 1.0  # well within the time a cached argv was trusted before
+        assert proc.pid in _states(full)
+    finally:
+        full.close()
+        kill_exact(proc.pid, start)
+        proc.wait(timeout=10)
+
+
+def _argv_now(pid: int) -> list[str]:
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [part.decode() for part in f.read().rstrip(b"\0").split(b"\0")]
+
+
+def test_a_tick_reads_at_most_its_rolling_slice_of_the_others(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    """Past the watched processes and new PIDs, a tick reads only a slice of the
+    rest (its cost must follow the Hermes processes, not the machine's), and a
+    run of ticks still reads every process."""
+    d = sim.start_dashboard(port=9376)
+    sim.open_tab(d, "attach")
+    now = [time.time()]
+    tick, full = _cores(sim, tmp_path, now)
+    try:
+        _states(tick)
+        cache = tick._cache
+        assert cache.reader is not None
+        cache.rolling_per_s = 7.0
+        total = len(cache.reader.procs)
+        rolled: set[int] = set()
+        for _ in range(3):
+            now[0] += 1.0
+            _states(tick)
+            assert len(cache.reader.rolled) <= 7
+            rolled |= cache.reader.rolled
+        assert len(rolled) == min(21, total)
+        cache.rolling_per_s = float(total)  # a cycle within FULL_PASS_S again
+        before = cache.reader.cycles
+        for _ in range(int(FULL_PASS_S) + 1):
+            now[0] += 1.0
+            assert _states(tick) == _states(full)
+            rolled |= cache.reader.rolled
+        assert cache.reader.cycles > before
+        assert len(rolled & cache.reader.procs.keys()) >= len(cache.reader.procs) - 50
+    finally:
+        tick.close()
+        full.close()
+
+
 def test_incremental_verdicts_equal_full_ones_through_churn(
     sim: Simulation, tmp_path: Path
 ) -> None:
@@ -149,6 +222,7 @@ def test_a_new_worker_under_a_stale_cached_parent_is_judged_on_a_fresh_chain(
         cache.reader.procs[d.pid] = stale
         cache.argv[(stale.pid, stale.create_time, stale.name)] = (("bash",), None, now[0])
         cache.watch = set()  # nothing found last time: the dashboard is not watched
+        cache.rolling_per_s = 0.0  # and the rolling slice must not happen to read it
         assert d.pid not in cache.young
         tab = sim.open_tab(d, "attach")
         now[0] += 1.0

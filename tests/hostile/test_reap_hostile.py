@@ -209,14 +209,14 @@ def test_incomplete_process_table_stops_the_scan(
     core = _pid_core(pids, tmp_path / "j.jsonl")
     snap = wait_for(core.scan, lambda s: all(s.get(p) for p in tab.worker_pids))
     assert all(snap.get(p).state is State.LIVE for p in tab.worker_pids)  # type: ignore[union-attr]
-    real_read = procfs.read_proc
+    real_read = procfs._read
 
-    def read_proc(pid: int, *, with_uid: bool = True) -> procfs.RawProc | None:
-        if pid == d.pid:
+    def read(path: str, size: int = 4096) -> bytes | None:
+        if path == f"{procfs.PROC}/{d.pid}/stat":
             raise procfs.ProcUnreadable(errno.EMFILE, "Too many open files")
-        return real_read(pid, with_uid=with_uid)
+        return real_read(path, size)
 
-    monkeypatch.setattr(procfs, "read_proc", read_proc)
+    monkeypatch.setattr(procfs, "_read", read)
     with pytest.raises(ScanError, match="cannot read the process table"):
         core.scan()
     core.close()
