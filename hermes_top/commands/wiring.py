@@ -4,11 +4,15 @@ plugged into it (the core never imports hermes_top/service)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hermes_top.core.engine import Core
 from hermes_top.core.model import ProcessInfo
 from hermes_top.core.platform import Platform
+
+if TYPE_CHECKING:
+    from hermes_top.core.model import DashboardInfo
+    from hermes_top.core.recovery import RestartMethod, RestartResult, Supervisor
 
 
 def platform() -> Platform:
@@ -33,11 +37,7 @@ def make_core(
     commands/demo.py)."""
     plat = platform()
     if act:
-        from hermes_top.service.supervisor import HermesSupervisor
-
-        extra.setdefault(
-            "supervisor", HermesSupervisor(allow_other_users=allow_other_users, platform=plat)
-        )
+        extra.setdefault("supervisor", LazySupervisor(allow_other_users, plat))
     return Core(
         readonly=readonly,
         allow_other_users=allow_other_users,
@@ -46,3 +46,28 @@ def make_core(
         pin=pin,
         **extra,
     )
+
+
+class LazySupervisor:
+    """The HermesSupervisor, built on first use: hermes_top/service is imported
+    only when something is restarted, not before the TUI's first paint."""
+
+    def __init__(self, allow_other_users: bool, plat: Platform) -> None:
+        self._args = (allow_other_users, plat)
+        self._real: Supervisor | None = None
+
+    def _get(self) -> Supervisor:
+        if self._real is None:
+            from hermes_top.service.supervisor import HermesSupervisor
+
+            allow, plat = self._args
+            self._real = HermesSupervisor(allow_other_users=allow, platform=plat)
+        return self._real
+
+    def method(self, dashboard: ProcessInfo, info: DashboardInfo) -> RestartMethod:
+        return self._get().method(dashboard, info)
+
+    def restart(
+        self, dashboard: ProcessInfo, method: RestartMethod, *, grace_s: float
+    ) -> RestartResult:
+        return self._get().restart(dashboard, method, grace_s=grace_s)
