@@ -96,22 +96,7 @@ class StandardLoad:
         self.build_s = time.perf_counter() - begin
 
     def _start_sleepers(self) -> None:
-        sleep = shutil.which("sleep") or "/bin/sleep"
-        # setpriv execs `sleep 600` with PDEATHSIG set: argv stays `sleep 600`, and
-        # without a preexec_fn Popen can use vfork (10x faster for 1,000 starts).
-        setpriv = shutil.which("setpriv")
-        prefix = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
-        preexec = None if setpriv else die_with_parent
-        for _ in range(self.sleeper_target):
-            self.sleepers.append(
-                subprocess.Popen(
-                    [*prefix, sleep, "600"],
-                    stdin=subprocess.DEVNULL,
-                    stdout=subprocess.DEVNULL,
-                    stderr=subprocess.DEVNULL,
-                    preexec_fn=preexec,
-                )
-            )
+        self.sleepers.extend(start_sleepers(self.sleeper_target))
         self.log(f"started {len(self.sleepers)} sleepers")
 
     def _start_hermes(self, sim: Simulation) -> None:
@@ -170,15 +155,45 @@ class StandardLoad:
             except Exception as err:  # keep going: the sleepers must die too
                 errors.append(f"simulation cleanup: {err}")
             self.sim = None
-        for p in self.sleepers:
-            if p.poll() is None:
-                with contextlib.suppress(OSError):
-                    p.kill()  # our own child, not yet waited for: the PID is still ours
-        for p in self.sleepers:
-            p.wait()
-        self.sleepers.clear()
+        stop_sleepers(self.sleepers)
         if errors:
             print("; ".join(errors), file=sys.stderr)
+
+
+def start_sleepers(n: int, seconds: int = 600) -> list[subprocess.Popen[bytes]]:
+    """``n`` unrelated ``sleep`` processes, our children, killed if we die."""
+    sleep = shutil.which("sleep") or "/bin/sleep"
+    # setpriv execs `sleep 600` with PDEATHSIG set: argv stays `sleep 600`, and
+    # without a preexec_fn Popen can use vfork (10x faster for 1,000 starts).
+    setpriv = shutil.which("setpriv")
+    prefix = [setpriv, "--pdeathsig", "KILL"] if setpriv else []
+    preexec = None if setpriv else die_with_parent
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for _ in range(n):
+            started.append(
+                subprocess.Popen(
+                    [*prefix, sleep, str(seconds)],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    preexec_fn=preexec,
+                )
+            )
+    except BaseException:
+        stop_sleepers(started)
+        raise
+    return started
+
+
+def stop_sleepers(sleepers: list[subprocess.Popen[bytes]]) -> None:
+    for p in sleepers:
+        if p.poll() is None:
+            with contextlib.suppress(OSError):
+                p.kill()  # our own child, not yet waited for: the PID is still ours
+    for p in sleepers:
+        p.wait()
+    sleepers.clear()
 
 
 def count_processes() -> int:

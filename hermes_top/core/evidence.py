@@ -18,10 +18,15 @@ import pwd
 import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from hermes_top.core import dashboard_api
 from hermes_top.core.procfs import TCP_ESTABLISHED, TCP_LISTEN, TcpSocket, socket_inodes
 from hermes_top.core.rules import VersionFacts, facts_for
+
+if TYPE_CHECKING:
+    # Imported where a dashboard is asked (sockets, http parsing): a scan that
+    # asks none, like most `list` runs on 0.13/0.14, never loads it.
+    from hermes_top.core import dashboard_api
 
 #: How long a session list or state.db answer is reused.
 EVIDENCE_TTL_S = 5.0
@@ -150,6 +155,8 @@ def gather(
 
 
 def _status_version(ports: tuple[int, ...]) -> str | None:
+    from hermes_top.core import dashboard_api
+
     for port in ports:
         try:
             status = dashboard_api.fetch_status(port, timeout=DASHBOARD_TIMEOUT_S)
@@ -179,6 +186,8 @@ def _ask(
 ) -> tuple[dashboard_api.ActiveSessions | None, str]:
     if not ports:
         return None, "session list not asked: the dashboard listens on no TCP port we can see"
+    from hermes_top.core import dashboard_api
+
     port = ports[0]
     try:
         if key not in cache.tokens:

@@ -180,13 +180,14 @@ def read_uid(pid: int) -> int | None:
         return None
     if data is None:
         return None
-    for line in data.splitlines():
-        if line.startswith(b"Uid:"):
-            try:
-                return int(line.split()[1])
-            except (ValueError, IndexError):
-                return None
-    return None
+    at = data.find(b"\nUid:")
+    if at < 0:
+        return None
+    end = data.find(b"\n", at + 5)
+    try:
+        return int(data[at + 5 : end if end >= 0 else len(data)].split()[0])
+    except (ValueError, IndexError):
+        return None
 
 
 def pid_marker() -> tuple[bytes, bytes] | None:
