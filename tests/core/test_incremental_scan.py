@@ -44,6 +44,21 @@ def _states(core: Core) -> dict[int, State]:
     return {p.pid: p.state for p in core.scan().processes}
 
 
+def _execs_when_told(
+    sim: Simulation, python: str, argv: list[str]
+) -> tuple[subprocess.Popen[bytes], int]:
+    """A ``python`` process that sleeps until a line on its stdin, then exec's
+    ``argv``; registered for cleanup. (process, start ticks)"""
+    script = "import os, sys; sys.stdin.readline(); os.execv(sys.argv[1], sys.argv[1:])"
+    proc = subprocess.Popen(
+        [python, "-c", script, *argv], env=sim_env(sim), stdin=subprocess.PIPE, cwd=sim.root
+    )
+    start = start_ticks(proc.pid)
+    assert start is not None
+    REGISTRY.register_identity(proc.pid, start, "exec test")
+    return proc, start
+
+
 def test_a_parent_that_dies_between_ticks_is_seen_at_once(sim: Simulation, tmp_path: Path) -> None:
     d = sim.start_dashboard(port=9371)
     tab = sim.open_tab(d, "attach")
@@ -70,16 +85,8 @@ def test_an_old_process_that_execs_into_a_worker_shows_within_a_full_pass(
     """A process already in the cache as "not Hermes" that exec's into a worker's
     argv is only read again at the next full pass: it shows up then."""
     d = sim.start_dashboard(port=9372)
-    env = sim_env(sim)
     argv = [sim.python, "-m", "tui_gateway.slash_worker", "--session-key", "20260101_000000_abcdef"]
-    # Sleeps until told, then exec's: long enough to have settled in the argv cache.
-    script = "import os, sys; sys.stdin.readline(); os.execv(sys.argv[1], sys.argv[1:])"
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, *argv], env=env, stdin=subprocess.PIPE, cwd=sim.root
-    )
-    start = start_ticks(proc.pid)
-    assert start is not None
-    REGISTRY.register_identity(proc.pid, start, "exec test")
+    proc, start = _execs_when_told(sim, sys.executable, argv)
     now = [time.time() + 60.0]  # the clock says the sleeper is old (argv settled)
     tick, full = _cores(sim, tmp_path, now)
     try:
@@ -110,16 +117,9 @@ def test_a_repeated_full_scan_reads_every_argv_again(sim: Simulation, tmp_path: 
     """A full scan (the CLI, a guard tick, a plan's fresh scan) never trusts a
     cached argv: a python process can exec into a dashboard and keep its name,
     and judged on its old argv the dashboard's workers would be orphans."""
-    env = sim_env(sim)
     argv = [sim.python, "-m", "tui_gateway.slash_worker", "--session-key", "20260101_000000_fedcba"]
-    script = "import os, sys; sys.stdin.readline(); os.execv(sys.argv[1], sys.argv[1:])"
     # The same interpreter before and after: the process keeps its name.
-    proc = subprocess.Popen(
-        [sim.python, "-c", script, *argv], env=env, stdin=subprocess.PIPE, cwd=sim.root
-    )
-    start = start_ticks(proc.pid)
-    assert start is not None
-    REGISTRY.register_identity(proc.pid, start, "exec test")
+    proc, start = _execs_when_told(sim, sim.python, argv)
     now = [time.time() + 60.0]  # old: its argv has settled in the cache
     _, full = _cores(sim, tmp_path, now, same_clock=True)
     try:
