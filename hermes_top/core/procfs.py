@@ -143,6 +143,15 @@ def start_ticks(pid: int) -> int | None:
     return int(fields[19]) if fields else None
 
 
+def _stat_bytes(pid: int) -> bytes | None:
+    """/proc/PID/stat; None if gone or hidden (hidepid: not ours to see).
+    Raises ProcUnreadable like ``_read``."""
+    try:
+        return _read(f"{PROC}/{pid}/stat")
+    except PermissionError:
+        return None
+
+
 def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
     """The cheap facts of one process; None if it is gone or hidden from us.
 
@@ -150,10 +159,7 @@ def read_proc(pid: int, *, with_uid: bool = True) -> RawProc | None:
     ``with_uid=False`` skips reading the uid (it is then -1): the scan needs the
     uid only of the few processes that turn out to be Hermes (see ``read_uid``).
     """
-    try:
-        data = _read(f"{PROC}/{pid}/stat")
-    except PermissionError:
-        return None  # hidepid: not ours to see
+    data = _stat_bytes(pid)
     if data is None:
         return None
     uid = -1
@@ -229,9 +235,7 @@ def _read_into(
     failed: list[ProcUnreadable] = []
     for pid in pids:
         try:
-            data = _read(f"{PROC}/{pid}/stat")
-        except PermissionError:
-            data = None  # hidepid: not ours to see
+            data = _stat_bytes(pid)
         except ProcUnreadable as err:
             failed.append(err)
             continue
