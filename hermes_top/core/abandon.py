@@ -33,25 +33,18 @@ def judge(
     evidence: Mapping[int, DashboardEvidence],
     now: float,
 ) -> None:
+    children: dict[int, list[Candidate]] = {}
+    for c in found.values():
+        if c.raw.ppid in evidence:
+            children.setdefault(c.raw.ppid, []).append(c)
     for dash, ev in evidence.items():
-        workers = sorted(
-            (
-                c
-                for c in found.values()
-                if c.role is Role.SLASH_WORKER
-                and c.raw.ppid == dash
-                and verdicts[c.raw.pid].state is State.LIVE
-            ),
-            key=lambda c: c.raw.create_time,
-        )
-        tabs = sorted(
-            (
-                c
-                for c in found.values()
-                if c.role is Role.TUI and c.raw.ppid == dash and c.raw.status != "Z"
-            ),
-            key=lambda c: c.raw.create_time,
-        )
+        kids = sorted(children.get(dash, ()), key=lambda c: c.raw.create_time)
+        workers = [
+            c
+            for c in kids
+            if c.role is Role.SLASH_WORKER and verdicts[c.raw.pid].state is State.LIVE
+        ]
+        tabs = [c for c in kids if c.role is Role.TUI and c.raw.status != "Z"]
         if ev.sessions is not None:
             _by_session_list(workers, tabs, verdicts, ev, dash, now)
         elif not ev.facts.lists_sessions:

@@ -8,7 +8,7 @@ Pure functions over the scan tables: no I/O, so every rule is easy to test.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import replace
 
 from hermes_top.core import abandon
@@ -35,6 +35,43 @@ def ancestors(pid: int, procs: Mapping[int, RawProc]) -> list[RawProc]:
         seen.add(parent.pid)
         child = parent
     return chain
+
+
+def ancestor_chains(pids: Iterable[int], procs: Mapping[int, RawProc]) -> dict[int, list[RawProc]]:
+    """``ancestors`` of each of ``pids``, equal to calling it for each one, but a
+    chain shared by siblings is walked once (each found process's, every tick)."""
+    memo: dict[int, list[RawProc]] = {}
+    for pid in pids:
+        if pid in memo:
+            continue
+        path: list[RawProc] = []  # pid and its ancestors whose chains are not known yet
+        on_path: set[int] = set()
+        tail: list[RawProc] = []
+        child = procs.get(pid)
+        while child is not None:
+            path.append(child)
+            on_path.add(child.pid)
+            parent = procs.get(child.ppid)
+            if parent is None or parent.create_time > child.create_time:
+                break
+            known = memo.get(parent.pid)
+            if known is not None:
+                # (It holds no PID of ``path``: a loop's PIDs are memoized together.)
+                tail = [parent, *known]
+                break
+            if parent.pid in on_path or len(path) >= _MAX_DEPTH:
+                # A loop in a racy table, or an absurd depth: the plain walk
+                # knows where each one's chain must stop.
+                for proc in path:
+                    memo[proc.pid] = ancestors(proc.pid, procs)
+                path = []
+                break
+            child = parent
+        for proc in reversed(path):
+            memo[proc.pid] = tail[:_MAX_DEPTH]
+            tail = [proc, *memo[proc.pid]]
+        memo.setdefault(pid, [])  # not in the table
+    return {pid: memo[pid] for pid in pids}
 
 
 def _describe(proc: RawProc | None, pid: int, found: Mapping[int, Candidate]) -> str:
@@ -64,7 +101,7 @@ def classify(
     live dashboard says about its sessions (see core/abandon.py)."""
     verdicts: dict[int, Verdict] = {}
     if chains is None:
-        chains = {pid: ancestors(pid, procs) for pid in found}
+        chains = ancestor_chains(found, procs)
 
     def nearest_dashboard(pid: int) -> int | None:
         for anc in chains[pid]:

@@ -78,12 +78,16 @@ def collect_evidence(
         return {}
     sockets = platform.tcp_sockets() if cache.reuse_s == 0 or _stale(cache, dashboards, now) else []
     members = by_dashboard(found, chains)
+    children: dict[int, list[Candidate]] = {}
+    for c in found.values():
+        if c.raw.status != "Z":
+            children.setdefault(c.raw.ppid, []).append(c)
     out: dict[int, DashboardEvidence] = {}
     alive = []
     for dash in dashboards:
         pid, key = dash.raw.pid, (dash.raw.pid, dash.raw.create_time)
         alive.append(key)
-        kids = [c for c in found.values() if c.raw.ppid == pid and c.raw.status != "Z"]
+        kids = children.get(pid, [])
         workers = [c for c in kids if c.role is Role.SLASH_WORKER]
         # Ask the dashboard only when there is something to judge.
         ask = any(c.role is Role.TUI for c in kids) or any(
@@ -157,17 +161,18 @@ def dashboard_info(
     info: ProcessInfo,
     cand: Candidate,
     infos: Mapping[int, ProcessInfo],
+    mine: list[ProcessInfo],
     sessions: tuple[SessionInfo, ...],
     evidence: DashboardEvidence | None,
     errors: list[str],
 ) -> DashboardInfo:
+    """``mine``: the processes of ``infos`` below this dashboard (see ``members``)."""
     pid = info.pid
     try:
         limits = platform.nofile_limits(cand.raw, cand.match.profile)
     except Exception as err:  # a limit we cannot read must not break the scan
         limits = FdLimits(None, None, "unknown", True, f"error: {err}")
         errors.append(f"limits of dashboard {pid}: {err}")
-    mine = [p for p in infos.values() if p.dashboard_pid == pid and p.pid != pid]
     key = (pid, info.create_time)
     if not cache.fresh(cache.budgets, key, now):
         cache.budgets[key] = (now, fd_budget(platform, info, mine))
@@ -197,6 +202,15 @@ def dashboard_info(
         remedy_reason=reason,
         rss_bytes=sum(p.rss_bytes or 0 for p in (info, *mine) if p.state is not State.ZOMBIE),
     )
+
+
+def members(infos: Mapping[int, ProcessInfo]) -> dict[int, list[ProcessInfo]]:
+    """dashboard PID -> the processes whose verdict puts them below it."""
+    out: dict[int, list[ProcessInfo]] = {}
+    for p in infos.values():
+        if p.dashboard_pid is not None and p.dashboard_pid != p.pid:
+            out.setdefault(p.dashboard_pid, []).append(p)
+    return out
 
 
 def _with_memory(

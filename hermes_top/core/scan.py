@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hermes_top.core.classify import ancestors, classify
+from hermes_top.core.classify import ancestor_chains, classify
 from hermes_top.core.dashboards import (
     SLOW_FACTS_S,
     DashboardCache,
     collect_evidence,
     dashboard_info,
+    members,
 )
 from hermes_top.core.escape import escape_argv, escape_control
 from hermes_top.core.model import (
@@ -67,6 +68,10 @@ class ScanCache:
     argv: dict[_ArgvKey, tuple[tuple[str, ...], Match | None, float]] = field(default_factory=dict)
     #: argv redacted and escaped for display (candidates only).
     shown: dict[_ArgvKey, tuple[str, ...]] = field(default_factory=dict)
+    #: Each Hermes process found last tick, with the table entry it was made
+    #: from: while that entry is the same object (its stat line did not change)
+    #: and its argv is not due to be read again, the candidate is reused.
+    made: dict[int, tuple[RawProc, Candidate]] = field(default_factory=dict)
     usernames: dict[int, str] = field(default_factory=dict)
     #: What each dashboard said about its sessions, its version, its environment.
     dashboards: DashboardCache = field(default_factory=DashboardCache)
@@ -192,21 +197,27 @@ def _argv_of(
     Raises PermissionError when its argv is hidden from us."""
     key = (proc.pid, proc.create_time, proc.name)
     cached = cache.argv.get(key)
-    # A young process may be a fork that has not exec'd yet (python forking
-    # python keeps the name): only trust the cache once it has settled. An old
-    # one can still exec into a Hermes shape: re-read it every full-pass interval.
-    if (
-        cached is None
-        or now - proc.create_time < ARGV_SETTLE_S
-        or now - cached[2] >= FULL_PASS_S
-        or (fresh and cached[2] != now)
-    ):
+    if cached is None or _argv_due(proc, cached[2], now, fresh):
         argv = platform.cmdline(proc.pid)
         if argv is None:
             return None
         cached = (argv, match_argv(argv), now)
         cache.argv[key] = cached
     return cached[0], cached[1]
+
+
+def _argv_due(proc: RawProc, read_at: float, now: float, fresh: bool) -> bool:
+    """Whether argv read at ``read_at`` must be read again now.
+
+    A young process may be a fork that has not exec'd yet (python forking
+    python keeps the name): only trust the cache once it has settled. An old
+    one can still exec into a Hermes shape: re-read it every full-pass interval.
+    ``fresh``: unless it was read at ``now``."""
+    return (
+        now - proc.create_time < ARGV_SETTLE_S
+        or now - read_at >= FULL_PASS_S
+        or (fresh and read_at != now)
+    )
 
 
 def _candidate(
@@ -265,11 +276,13 @@ def discover(
     # Every verdict's inputs are read fresh next time: each Hermes process and
     # each of its ancestors (a stale parent must never make a live worker an orphan).
     if chains is None:
-        chains = {pid: ancestors(pid, procs) for pid in found}
+        chains = ancestor_chains(found, procs)
     watch = set(found) | hidden
     for chain in chains.values():
         watch.update(a.pid for a in chain)
     cache.watch = watch
+    for pid in [p for p in cache.made if p not in found]:
+        del cache.made[pid]
     return procs, found, frozenset(hidden), chains
 
 
@@ -287,6 +300,16 @@ def _consider(
     its argv may not be read: it may be a host, so workers below it are not orphans)."""
     if proc.status == "Z" or not could_be_hermes(proc.name):
         return
+    made = cache.made.get(proc.pid)
+    if made is not None and made[0] is proc:
+        cached = cache.argv.get((proc.pid, proc.create_time, proc.name))
+        if (
+            cached is not None
+            and cached[0] is made[1].argv
+            and not _argv_due(proc, cached[2], now, fresh)
+        ):
+            found[proc.pid] = made[1]  # nothing it was made from changed
+            return
     try:
         entry = _argv_of(platform, cache, proc, now, fresh=fresh)
     except PermissionError:
@@ -296,6 +319,7 @@ def _consider(
         cand = _candidate(platform, cache, proc, entry[0], entry[1])
         if cand is not None:
             found[proc.pid] = cand
+            cache.made[proc.pid] = (proc, cand)
 
 
 #: Rounds of re-reading ancestors in one tick (each round can only find hosts
@@ -322,7 +346,7 @@ def _freshen_chains(
     """
     for _ in range(_FRESHEN_ROUNDS):
         chained: dict[int, RawProc] = {}
-        chains = {pid: ancestors(pid, procs) for pid in found}
+        chains = ancestor_chains(found, procs)
         for chain in chains.values():
             for anc in chain:
                 if anc.pid not in found:
@@ -449,6 +473,7 @@ def build_snapshot(
         wanted = {pid: found[pid].raw for pid in infos}
         pins = cache.pins.update(procs, wanted, platform.list_one)
         infos = {pid: _pinned(p, pins.get(pid, 0)) for pid, p in infos.items()}
+    below = members(infos)
     dashboards = [
         dashboard_info(
             platform,
@@ -457,6 +482,7 @@ def build_snapshot(
             info,
             found[pid],
             infos,
+            below.get(pid, []),
             sessions.get(pid, ()),
             evidence.get(pid),
             errors,

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from hermes_top.core.model import Confidence, Role, State
 from hermes_top.core.procfs import RawProc
@@ -19,10 +19,11 @@ class Candidate:
     match: Match
     #: argv with secrets redacted (computed once per process, cached by the scan).
     shown: tuple[str, ...] = ()
+    #: ``match.role``, kept as a field: classification reads it thousands of times a tick.
+    role: Role = field(init=False, repr=False, compare=False)
 
-    @property
-    def role(self) -> Role:
-        return self.match.role
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "role", self.match.role)
 
 
 @dataclass(frozen=True)

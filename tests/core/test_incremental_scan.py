@@ -15,6 +15,7 @@ import pytest
 from hermes_top.core.engine import Core
 from hermes_top.core.journal import Journal
 from hermes_top.core.model import State
+from hermes_top.core.platform import LinuxPlatform
 from hermes_top.core.rules import ABANDON_MIN_AGE_S
 from hermes_top.core.scan import FULL_PASS_S
 from hermes_top.sim import Simulation
@@ -257,3 +258,49 @@ def test_a_fresh_scan_judges_as_the_full_scan_does(sim: Simulation, tmp_path: Pa
     finally:
         tick.close()
         full.close()
+
+
+class _RewritingPlatform(LinuxPlatform):
+    """argv of ``pid`` rewritten in place (as setproctitle does) once ``rewritten``
+    is set: its stat line stays the same, only reading argv again shows it."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.rewritten: tuple[str, ...] | None = None
+
+    def cmdline(self, pid: int) -> tuple[str, ...] | None:
+        if pid == self.pid and self.rewritten is not None:
+            return self.rewritten
+        return super().cmdline(pid)
+
+
+def test_argv_rewritten_in_place_shows_within_a_full_pass(sim: Simulation, tmp_path: Path) -> None:
+    """A Hermes process whose stat line never changes (it is stopped) keeps last
+    tick's candidate only until its argv is due again: then the new argv counts."""
+    d = sim.start_dashboard(port=9373)
+    worker = sim.orphan_worker(d, stopped=True)
+    platform = _RewritingPlatform(worker)
+    now = [time.time() + 60.0]  # argv settled: only the full-pass interval re-reads it
+    tick = Core(
+        scope=lambda p: sim.in_scope(p.identity.cmdline, p.pid),
+        journal=Journal(tmp_path / "j.jsonl"),
+        incremental=True,
+        clock=lambda: now[0],
+        platform=platform,
+    )
+    try:
+        before = tick.scan().get(worker)
+        assert before is not None and before.session_key is not None
+        argv = list(before.identity.cmdline)
+        new_key = "20260101_000000_c0ffee"
+        argv[argv.index(before.session_key)] = new_key
+        platform.rewritten = tuple(argv)
+        keys = []
+        for _ in range(int(FULL_PASS_S) + 2):
+            now[0] += 1.0
+            seen = tick.scan().get(worker)
+            assert seen is not None
+            keys.append(seen.session_key)
+        assert new_key in keys[: int(FULL_PASS_S)], keys
+    finally:
+        tick.close()
