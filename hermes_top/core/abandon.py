@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from hermes_top.core.evidence import DashboardEvidence
+from hermes_top.core.judge_clock import JudgeClock
 from hermes_top.core.model import Confidence, Role, State
 from hermes_top.core.rules import ABANDON_MIN_AGE_S, TAB_WORKER_WINDOW_S
 from hermes_top.core.verdict import Candidate, Verdict
@@ -31,7 +32,7 @@ def judge(
     found: Mapping[int, Candidate],
     verdicts: dict[int, Verdict],
     evidence: Mapping[int, DashboardEvidence],
-    now: float,
+    clock: JudgeClock,
 ) -> None:
     children: dict[int, list[Candidate]] = {}
     for c in found.values():
@@ -46,15 +47,15 @@ def judge(
         ]
         tabs = [c for c in kids if c.role is Role.TUI and c.raw.status != "Z"]
         if ev.sessions is not None:
-            _by_session_list(workers, tabs, verdicts, ev, dash, now)
+            _by_session_list(workers, tabs, verdicts, ev, dash, clock)
         elif not ev.facts.lists_sessions:
-            _by_tabs(workers, tabs, verdicts, ev, dash, now)
+            _by_tabs(workers, tabs, verdicts, ev, dash, clock)
         else:
-            _by_state_db(workers, verdicts, ev, dash, now)
+            _by_state_db(workers, verdicts, ev, dash, clock)
 
 
-def _old_enough(cand: Candidate, now: float) -> bool:
-    return now - cand.raw.create_time >= ABANDON_MIN_AGE_S
+def _old_enough(cand: Candidate, clock: JudgeClock) -> bool:
+    return clock.elapsed(cand.raw.create_time, ABANDON_MIN_AGE_S)
 
 
 def _abandon(
@@ -64,12 +65,12 @@ def _abandon(
     evidence: list[str],
     confidence: Confidence,
     ev: DashboardEvidence,
-    now: float,
+    clock: JudgeClock,
 ) -> None:
     key = cand.match.session_key
     end = ev.ended.get(key) if key else None
     if end is not None:
-        evidence.append(f"state.db: session ended {_ago(now - end.ended_at)} ago ({end.reason})")
+        evidence.append(f"state.db: session ended {clock.ago(end.ended_at)} ago ({end.reason})")
         confidence = Confidence.HIGH
     if ev.version:
         evidence.append(f"dashboard runs hermes-agent {ev.version}")
@@ -88,7 +89,7 @@ def _by_session_list(
     verdicts: dict[int, Verdict],
     ev: DashboardEvidence,
     dash: int,
-    now: float,
+    clock: JudgeClock,
 ) -> None:
     assert ev.sessions is not None
     parking = ev.facts.keepalive_s is not None and ev.browser_connections == 0
@@ -96,7 +97,7 @@ def _by_session_list(
         key = cand.match.session_key
         row = ev.sessions.get(key) if key else None
         if row is None:
-            if _old_enough(cand, now):
+            if _old_enough(cand, clock):
                 _abandon(
                     verdicts,
                     cand,
@@ -104,15 +105,14 @@ def _by_session_list(
                     [f"session {key} is not in the dashboard's list ({ev.sessions_note})"],
                     Confidence.HIGH,
                     ev,
-                    now,
+                    clock,
                 )
             continue
         if parking:
             assert ev.facts.keepalive_s is not None
             left = ""
             if row.last_active is not None:
-                rest = ev.facts.keepalive_s - (now - row.last_active)
-                left = f": ~{_ago(rest)} left" if rest > 0 else ": past its keep-alive"
+                left = clock.keepalive_left(ev.facts.keepalive_s, row.last_active)
             _park(verdicts, cand, f"kept for a closed tab (keep-alive){left}", row.status, dash)
         else:
             v = verdicts[cand.raw.pid]
@@ -140,7 +140,7 @@ def _by_tabs(
     verdicts: dict[int, Verdict],
     ev: DashboardEvidence,
     dash: int,
-    now: float,
+    clock: JudgeClock,
 ) -> None:
     """No session list: each open tab's node claims the worker it started."""
     claimed: set[int] = set()
@@ -157,7 +157,7 @@ def _by_tabs(
         if owners:
             claimed.add(owners[-1].raw.pid)  # the latest tab that opened before it
             continue
-        if not _old_enough(cand, now):
+        if not _old_enough(cand, clock):
             continue
         evidence = [
             f"no open tab's node started within {TAB_WORKER_WINDOW_S:g} s before it "
@@ -173,7 +173,7 @@ def _by_tabs(
             evidence,
             Confidence.HIGH if corroborated else Confidence.LOW,
             ev,
-            now,
+            clock,
         )
 
 
@@ -182,12 +182,12 @@ def _by_state_db(
     verdicts: dict[int, Verdict],
     ev: DashboardEvidence,
     dash: int,
-    now: float,
+    clock: JudgeClock,
 ) -> None:
     """A list was expected but not had: only the dashboard's own record of an end counts."""
     for cand in workers:
         key = cand.match.session_key
-        if key and key in ev.ended and _old_enough(cand, now):
+        if key and key in ev.ended and _old_enough(cand, clock):
             _abandon(
                 verdicts,
                 cand,
@@ -195,14 +195,5 @@ def _by_state_db(
                 [ev.sessions_note],
                 Confidence.HIGH,
                 ev,
-                now,
+                clock,
             )
-
-
-def _ago(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    if seconds < 90:
-        return f"{seconds:.0f} s"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -30,17 +30,32 @@ def sqlite_database(path: str) -> str | None:
     return path if path.endswith(_SQLITE_EXTENSIONS) else None
 
 
+#: (pid, create time) -> (when read, FD count then, its pipe inodes by FD).
+PipeCache = dict[tuple[int, float], tuple[float, int | None, dict[int, int] | None]]
+#: How long a process's pipe inodes are reused while its FD count stays the same
+#: (incremental scans only; they are what tells live, leaked and dead pipes apart).
+PIPES_REUSE_S = 60.0
+
+
 def fd_budget(
-    platform: Platform, dashboard: ProcessInfo, below: Iterable[ProcessInfo]
+    platform: Platform,
+    dashboard: ProcessInfo,
+    below: Iterable[ProcessInfo],
+    pipes: PipeCache | None = None,
+    now: float = 0.0,
 ) -> FdBudget | None:
-    """The split of ``dashboard``'s FDs; None when they cannot be read."""
+    """The split of ``dashboard``'s FDs; None when they cannot be read.
+
+    ``pipes`` (incremental scans): each process's pipe inodes, reused for up to
+    PIPES_REUSE_S while its FD count is the one they were read with; without it,
+    every process below is read now."""
     try:
         targets, _ = platform.fd_targets(dashboard.pid)
     except Exception:  # gone, denied, psutil errors: no split, the total still shows
         return None
     if not platform.exact_reclaim:
         return _inexact(dashboard, targets)
-    holders = _pipe_holders(platform, below)
+    holders = _pipe_holders(platform, below, pipes, now)
     kinds: Counter[str] = Counter()
     sqlite: Counter[str] = Counter()
     for fd, target in targets.items():
@@ -70,13 +85,23 @@ def fd_budget(
     )
 
 
-def _pipe_holders(platform: Platform, below: Iterable[ProcessInfo]) -> dict[int, bool]:
+def _pipe_holders(
+    platform: Platform, below: Iterable[ProcessInfo], pipes: PipeCache | None, now: float
+) -> dict[int, bool]:
     """pipe inode → True if only leaked processes below the dashboard hold it,
     False if a live one does."""
     holders: dict[int, bool] = {}
     for proc in below:
-        inodes = platform.pipe_inodes(proc.pid) or {}
-        for inode in inodes.values():
+        inodes: dict[int, int] | None
+        if pipes is None:
+            inodes = platform.pipe_inodes(proc.pid)
+        else:
+            key = (proc.pid, proc.create_time)
+            seen = pipes.get(key)
+            if seen is None or seen[1] != proc.num_fds or now - seen[0] >= PIPES_REUSE_S:
+                seen = pipes[key] = (now, proc.num_fds, platform.pipe_inodes(proc.pid))
+            inodes = seen[2]
+        for inode in (inodes or {}).values():
             holders[inode] = holders.get(inode, True) and proc.is_leaked
     return holders
 

@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from hermes_top.core import abandon
 from hermes_top.core.evidence import DashboardEvidence
+from hermes_top.core.judge_clock import JudgeClock
 from hermes_top.core.model import HOST_ROLES, LEAKED_STATES, Confidence, Role, SessionInfo, State
 from hermes_top.core.procfs import RawProc
 from hermes_top.core.verdict import Candidate, Verdict
@@ -93,6 +94,7 @@ def classify(
     evidence: Mapping[int, DashboardEvidence] | None = None,
     now: float = 0.0,
     chains: Mapping[int, list[RawProc]] | None = None,
+    clock: JudgeClock | None = None,
 ) -> tuple[dict[int, Verdict], dict[int, tuple[SessionInfo, ...]]]:
     """Verdict per found PID, and the sessions of each dashboard.
 
@@ -173,7 +175,7 @@ def classify(
             )
 
     _mark_stale(found, verdicts)
-    abandon.judge(found, verdicts, evidence or {}, now)
+    abandon.judge(found, verdicts, evidence or {}, clock or JudgeClock(now))
     _inherit_from_leaked_ancestors(found, verdicts, chains)
     sessions = _sessions(found, verdicts, chains)
     # Give tui/entry processes the key of their session's worker.

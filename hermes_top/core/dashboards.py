@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hermes_top.core import evidence as ev_mod
-from hermes_top.core.budget import fd_budget
+from hermes_top.core.budget import PipeCache, fd_budget
 from hermes_top.core.evidence import DashboardEvidence, EvidenceCache
 from hermes_top.core.model import (
     DashboardInfo,
@@ -47,6 +47,8 @@ class DashboardCache:
     reuse_s: float = 0.0
     connections: dict[_Key, tuple[float, tuple[int, ...], int | None]] = field(default_factory=dict)
     budgets: dict[_Key, tuple[float, FdBudget | None]] = field(default_factory=dict)
+    #: Pipe inodes of the processes below dashboards (reused only when reuse_s > 0).
+    pipes: PipeCache = field(default_factory=dict)
 
     def fresh(self, table: Mapping[_Key, tuple[Any, ...]], key: _Key, now: float) -> bool:
         entry = table.get(key)
@@ -75,6 +77,7 @@ def collect_evidence(
 ) -> dict[int, DashboardEvidence]:
     dashboards = [c for c in found.values() if c.role is Role.DASHBOARD and c.raw.status != "Z"]
     if not dashboards:
+        cache.pipes.clear()
         return {}
     sockets = platform.tcp_sockets() if cache.reuse_s == 0 or _stale(cache, dashboards, now) else []
     members = by_dashboard(found, chains)
@@ -125,6 +128,10 @@ def collect_evidence(
     for table in (cache.environ, cache.connections, cache.budgets):
         for gone in [k for k in table if k not in keep]:
             del table[gone]
+    if cache.pipes:
+        found_keys = {(c.raw.pid, c.raw.create_time) for c in found.values()}
+        for gone in [k for k in cache.pipes if k not in found_keys]:
+            del cache.pipes[gone]
     return out
 
 
@@ -175,7 +182,8 @@ def dashboard_info(
         errors.append(f"limits of dashboard {pid}: {err}")
     key = (pid, info.create_time)
     if not cache.fresh(cache.budgets, key, now):
-        cache.budgets[key] = (now, fd_budget(platform, info, mine))
+        pipes = cache.pipes if cache.reuse_s > 0 else None
+        cache.budgets[key] = (now, fd_budget(platform, info, mine, pipes, now))
     budget = cache.budgets[key][1]
     version = evidence.version if evidence else None
     facts = evidence.facts if evidence else facts_for(None)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 
 class Role(enum.StrEnum):
@@ -94,6 +94,22 @@ class FdLimits:
     @property
     def label(self) -> str:
         return f"{self.source}, inferred" if self.inferred else self.source
+
+
+_Record = TypeVar("_Record")
+
+
+def frozen_record(cls: type[_Record], values: dict[str, Any]) -> _Record:
+    """``cls(**values)`` for a frozen dataclass with no ``__post_init__`` and no
+    slots, ``values`` naming every field: one dict update instead of a frozen
+    ``__init__``'s ``object.__setattr__`` per field, about 5x faster (the scan
+    builds a ProcessInfo per Hermes process per tick). Equal to ``cls(**values)``
+    (tests/core/test_frozen_record.py)."""
+    if len(values) != len(cls.__dataclass_fields__):  # type: ignore[attr-defined]
+        raise TypeError(f"{cls.__name__}: {len(values)} values for its fields")
+    record = object.__new__(cls)
+    record.__dict__.update(values)
+    return record
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from hermes_top.core.model import (
     Role,
     Snapshot,
     State,
+    frozen_record,
 )
 from hermes_top.core.pinned import PinRegistry
 from hermes_top.core.platform import Platform, ProcessTable
@@ -37,6 +38,7 @@ from hermes_top.core.procfs import RawProc
 from hermes_top.core.redact import redact_argv
 from hermes_top.core.rules import DESCENDANT_ROOTS, Match, could_be_hermes, match_argv, match_child
 from hermes_top.core.verdict import Candidate
+from hermes_top.core.verdict_memo import VerdictMemo
 
 #: argv of processes younger than this is re-read every scan (see discover).
 ARGV_SETTLE_S = 10.0
@@ -72,6 +74,8 @@ class ScanCache:
     #: from: while that entry is the same object (its stat line did not change)
     #: and its argv is not due to be read again, the candidate is reused.
     made: dict[int, tuple[RawProc, Candidate]] = field(default_factory=dict)
+    #: Last incremental tick's classification (core/verdict_memo.py).
+    verdicts: VerdictMemo = field(default_factory=VerdictMemo)
     usernames: dict[int, str] = field(default_factory=dict)
     #: What each dashboard said about its sessions, its version, its environment.
     dashboards: DashboardCache = field(default_factory=DashboardCache)
@@ -201,7 +205,12 @@ def _argv_of(
         argv = platform.cmdline(proc.pid)
         if argv is None:
             return None
-        cached = (argv, match_argv(argv), now)
+        if cached is not None and argv == cached[0]:
+            # Read again, the same: the same match, and the very tuple, so the
+            # candidate made from it is still the one (see ``_consider``).
+            cached = (cached[0], cached[1], now)
+        else:
+            cached = (argv, match_argv(argv), now)
         cache.argv[key] = cached
     return cached[0], cached[1]
 
@@ -283,7 +292,9 @@ def discover(
     cache.watch = watch
     for pid in [p for p in cache.made if p not in found]:
         del cache.made[pid]
-    return procs, found, frozenset(hidden), chains
+    # In PID order, whatever order they were read in (an incremental tick reads a
+    # set): ties in classification fall the same way every tick and in every scan.
+    return procs, dict(sorted(found.items())), frozenset(hidden), chains
 
 
 def _consider(
@@ -425,7 +436,12 @@ def build_snapshot(
     procs, found, hidden, chains = discover(platform, cache, now())
     taken_at = now()
     evidence = collect_evidence(platform, cache.dashboards, found, chains, taken_at)
-    verdicts, sessions = classify(procs, found, hidden, evidence, taken_at, chains)
+    if cache.incremental:
+        verdicts, sessions = cache.verdicts.classify(
+            procs, found, hidden, evidence, taken_at, chains
+        )
+    else:
+        verdicts, sessions = classify(procs, found, hidden, evidence, taken_at, chains)
     pins: dict[int, int] = {}
     if cache.pins is not None and scope is None:
         pins = cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
@@ -443,26 +459,31 @@ def build_snapshot(
             num_fds, fd_error, rss = cache.facts_of(platform, cand, taken_at)
             if fd_error == "process gone":
                 continue  # exited during the scan
-        infos[pid] = ProcessInfo(
-            identity=Identity(raw.pid, raw.create_time, raw.uid, cand.argv, pins.get(pid, 0)),
-            ppid=raw.ppid,
-            role=cand.role,
-            state=verdict.state,
-            reason=verdict.reason,
-            session_key=verdict.session_key,
-            dashboard_pid=verdict.dashboard_pid,
-            host_pid=verdict.host_pid,
-            username=cache.username(raw.uid),
-            name=raw.name,
-            status=raw.status,
-            age_s=max(0.0, taken_at - raw.create_time),
-            num_fds=num_fds,
-            num_fds_error=fd_error,
-            cmdline=cand.shown,  # redacted; () for a zombie: its argv is gone
-            evidence=verdict.evidence,
-            confidence=verdict.confidence,
-            rss_bytes=rss,
-            cpu_seconds=None if verdict.state is State.ZOMBIE else raw.cpu_s,
+        infos[pid] = frozen_record(
+            ProcessInfo,
+            {
+                "identity": Identity(
+                    raw.pid, raw.create_time, raw.uid, cand.argv, pins.get(pid, 0)
+                ),
+                "ppid": raw.ppid,
+                "role": cand.role,
+                "state": verdict.state,
+                "reason": verdict.reason,
+                "session_key": verdict.session_key,
+                "dashboard_pid": verdict.dashboard_pid,
+                "host_pid": verdict.host_pid,
+                "username": cache.username(raw.uid),
+                "name": raw.name,
+                "status": raw.status,
+                "age_s": max(0.0, taken_at - raw.create_time),
+                "num_fds": num_fds,
+                "num_fds_error": fd_error,
+                "cmdline": cand.shown,  # redacted; () for a zombie: its argv is gone
+                "evidence": verdict.evidence,
+                "confidence": verdict.confidence,
+                "rss_bytes": rss,
+                "cpu_seconds": None if verdict.state is State.ZOMBIE else raw.cpu_s,
+            },
         )
     if scope is not None:
         infos = {pid: p for pid, p in infos.items() if scope(p)}
