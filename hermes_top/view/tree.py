@@ -91,9 +91,12 @@ class Sort:
         self, procs: Iterable[ProcessInfo], cpu: Mapping[int, float] | None = None
     ) -> list[ProcessInfo]:
         """``procs`` in this order; ties by pid, unknown values last."""
+        items = list(procs)
+        if len(items) < 2:
+            return items  # most tree nodes have no child or one: nothing to sort
         value = SORT_COLUMNS.get(self.column, SORT_COLUMNS["pid"])[0]
         cpu = cpu or {}
-        by_pid = sorted(procs, key=lambda p: p.pid)
+        by_pid = sorted(items, key=lambda p: p.pid)
         keyed = [(value(p, cpu), p) for p in by_pid]
         known = [(v, p) for v, p in keyed if v is not None]
         # reverse=True keeps equal values in pid order (Python's sort is stable both ways).
