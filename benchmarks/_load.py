@@ -69,6 +69,8 @@ class StandardLoad:
         self.sim: Simulation | None = None
         self.sleepers: list[subprocess.Popen[bytes]] = []
         self.build_s = 0.0
+        #: time.monotonic() when the last process of the load was started.
+        self.ready_at = time.monotonic()
 
     def __enter__(self) -> StandardLoad:
         try:
@@ -94,6 +96,7 @@ class StandardLoad:
         self.sim = Simulation(fd_soft_limit=1024)
         self._start_hermes(self.sim)
         self.build_s = time.perf_counter() - begin
+        self.ready_at = time.monotonic()
 
     def _start_sleepers(self) -> None:
         self.sleepers.extend(start_sleepers(self.sleeper_target))
@@ -392,5 +395,6 @@ def run_standalone(
     cleanup_on_signals()
     with StandardLoad(args.hermes, args.sleepers, log=print) as load:
         print(load.describe())
+        args.load_ready_at = load.ready_at
         rows = run(args)
     print(format_table(rows))

@@ -46,7 +46,7 @@ def main() -> None:
     benchmarks: list[tuple[str, Callable[[], list[Row]]]] = [
         ("refresh", lambda: bench_refresh.run(5 if args.quick else 15, profile=args.profile)),
         ("list", lambda: bench_list.run(3 if args.quick else 9)),
-        ("tui", lambda: bench_tui.run(args.quick)),
+        ("tui", lambda: bench_tui.run(args.quick, load.ready_at)),
         ("reap", lambda: bench_reap.run(args.quick)),
     ]
     with StandardLoad(args.hermes, args.sleepers, log=log) as load:
