@@ -306,13 +306,13 @@ def idle_at_many(env: dict[str, str], seconds: float) -> tuple[IdleRun, int, str
 SETTLED_AGE_S = 65.0
 
 
-def wait_settled(load_ready_at: float | None, log: list[str]) -> None:
-    if load_ready_at is None:
-        return
-    left = load_ready_at + SETTLED_AGE_S - time.monotonic()
-    if left > 0:
-        time.sleep(left)
-        log.append(f"waited {left:.0f} s for every process of the load to be past a minute old")
+def wait_settled(load_ready_at: float | None) -> str | None:
+    """Sleep until the load has settled; what was waited, for the row's notes."""
+    left = 0.0 if load_ready_at is None else load_ready_at + SETTLED_AGE_S - time.monotonic()
+    if left <= 0:
+        return None
+    time.sleep(left)
+    return f"waited {left:.0f} s for every process of the load to be past a minute old"
 
 
 def run(quick: bool, load_ready_at: float | None = None) -> list[Row]:
@@ -336,8 +336,7 @@ def run(quick: bool, load_ready_at: float | None = None) -> list[Row]:
     with tempfile.TemporaryDirectory(prefix="hermes-bench-tui-") as tmp:
         env = _env(tmp)
         paints, headers, why = first_paint(env, 2 if quick else 5)
-        settled: list[str] = []
-        wait_settled(load_ready_at, settled)
+        settled = wait_settled(load_ready_at)
         idle = idle_run(env, seconds, 5.0 if quick else 10.0)
         many_error = "not in a quick run"
         many = None
@@ -373,7 +372,8 @@ def run(quick: bool, load_ready_at: float | None = None) -> list[Row]:
         many_row = _cpu_row(many_fig, many[0], 3.0, None)
         many_row.notes.append(f"{many[1]:,} processes on the machine ({many[2]})")
     cpu_row = _cpu_row(cpu_fig, idle, 2.0, 0.25)
-    cpu_row.notes.extend(settled)
+    if settled:
+        cpu_row.notes.append(settled)
     return [cpu_row, many_row, paint, rss]
 
 

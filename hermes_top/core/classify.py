@@ -8,7 +8,7 @@ Pure functions over the scan tables: no I/O, so every rule is easy to test.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 
 from hermes_top.core import abandon
@@ -38,7 +38,9 @@ def ancestors(pid: int, procs: Mapping[int, RawProc]) -> list[RawProc]:
     return chain
 
 
-def ancestor_chains(pids: Iterable[int], procs: Mapping[int, RawProc]) -> dict[int, list[RawProc]]:
+def ancestor_chains(
+    pids: Collection[int], procs: Mapping[int, RawProc]
+) -> dict[int, list[RawProc]]:
     """``ancestors`` of each of ``pids``, equal to calling it for each one, but a
     chain shared by siblings is walked once (each found process's, every tick)."""
     memo: dict[int, list[RawProc]] = {}

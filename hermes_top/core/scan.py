@@ -447,7 +447,7 @@ def build_snapshot(
         pins = cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
     infos: dict[int, ProcessInfo] = {}
     errors: list[str] = []
-    for pid in sorted(found):
+    for pid in found:  # in PID order (see discover)
         cand, verdict = found[pid], verdicts[pid]
         raw = cand.raw
         num_fds: int | None
