@@ -37,11 +37,15 @@ COMMAND_MODULES = {
 
 
 def _modules_for(argv: Sequence[str] | None) -> list[str]:
+    """The command modules this command line needs: its command's, all of them
+    for --help, none for the TUI (see build_parser)."""
     words = sys.argv[1:] if argv is None else list(argv)
     for word in words:
         if word in COMMAND_MODULES:
             return [COMMAND_MODULES[word]]
-    return list(dict.fromkeys(COMMAND_MODULES.values()))  # help, the TUI: all of them
+    if any(word in ("-h", "--help") for word in words):
+        return list(dict.fromkeys(COMMAND_MODULES.values()))
+    return []
 
 
 #: Global options (before the command) and their defaults. Each command either
@@ -99,7 +103,11 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"hermes-top: error: {escape_control(message)} (see `{self.prog} --help`)\n")
 
 
-def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+def build_parser(
+    argv: Sequence[str] | None = None, *, all_commands: bool = False
+) -> argparse.ArgumentParser:
+    """The parser for ``argv`` (the command line by default): with only the
+    modules it needs, or every command's (``all_commands``: shell completion)."""
     parser = Parser(
         prog="hermes-top",
         description="Find, explain and safely reap leaked Hermes dashboard workers.",
@@ -109,8 +117,15 @@ def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     ui.add_ui_options(parser)
     parser.set_defaults(func=ui.run)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _modules_for(argv):
+    modules = list(dict.fromkeys(COMMAND_MODULES.values())) if all_commands else _modules_for(argv)
+    for name in modules:
         importlib.import_module(f"hermes_top.commands.{name}").register(sub)
+    if not modules:
+        # The TUI: no command's module is imported before its first paint (they
+        # cost ~80 ms). The names are still known, so a mistyped command gets
+        # argparse's "invalid choice" error.
+        for command in COMMAND_MODULES:
+            sub.add_parser(command)
     return parser
 
 

@@ -36,7 +36,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from hermes_top.cli import build_parser
 
-    parser = build_parser([])  # every command, whatever argv says
+    parser = build_parser(all_commands=True)
     spec = describe(parser)
     out = {"bash": bash, "zsh": zsh, "fish": fish, "man": man_page}[args.shell](spec)
     print(out, end="")

@@ -24,7 +24,7 @@ from textual.binding import BindingType
 from textual.geometry import Size
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import Footer, Static
 
 from hermes_top.core.engine import CoreAPI
 from hermes_top.core.model import FdBreakdown, ProcessInfo, Snapshot
@@ -194,13 +194,13 @@ class HermesTopApp(ViewActions):
             self.redraw_details(fetch=False)
 
     # -- events ------------------------------------------------------------------
-    @on(DataTable.RowHighlighted)
+    @on(ProcessTable.RowHighlighted)
     def _row_highlighted(self) -> None:
         self.redraw_details(fetch=True)
 
-    @on(DataTable.RowSelected)
-    def _row_selected(self, event: DataTable.RowSelected) -> None:
-        row = self.query_one(ProcessTable).row_for(event.row_key.value)
+    @on(ProcessTable.RowSelected)
+    def _row_selected(self, event: ProcessTable.RowSelected) -> None:
+        row = self.query_one(ProcessTable).row_for(event.key)
         if row is not None and row.proc is None:
             self.fold(row.key, row.key not in self.collapsed)
         else:

@@ -109,6 +109,22 @@ def test_the_tui_without_a_terminal_says_so(tmp_path: Path) -> None:
     assert done.stderr.count("\n") == 1
 
 
+def test_the_tui_path_imports_no_command_module_and_still_rejects_typos(tmp_path: Path) -> None:
+    """The TUI's parser knows every command by name only (their modules cost ~80 ms
+    before the first paint); a mistyped command is still argparse's one-line error."""
+    probe = (
+        "import sys; from hermes_top.cli import build_parser; build_parser([]);"
+        "print(sorted(m for m in sys.modules if m.startswith('hermes_top.commands.')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.strip() == "['hermes_top.commands.ui']", done.stderr
+    typo = hermes_top("--interval", "1", "lst", state_dir=tmp_path)
+    assert typo.returncode == 2 and "invalid choice: 'lst'" in typo.stderr
+    assert typo.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("command", ["list --json", "list", "--help"])
 def test_output_into_a_closed_pipe_is_quiet(command: str) -> None:
     """Before: `hermes-top list --json | head -1` ended in a BrokenPipeError traceback.

@@ -159,10 +159,10 @@ def test_the_tui_escapes_process_data(
             table = app.query_one(ProcessTable)
             for _ in range(100):
                 await pilot.pause()
-                if any(str(r.key.value) == str(worker) for r in table.ordered_rows):
+                if str(worker) in table.row_keys:
                     break
                 await asyncio.sleep(0.05)
-            row = table.get_row(str(worker))
+            row = table.get_row_at(table.get_row_index(str(worker)))
             assert all(clean(cell.plain) for cell in row)
             table.move_cursor(row=table.get_row_index(str(worker)), animate=False)
             await pilot.press("enter")  # details pane

@@ -4,7 +4,10 @@ the filter, folds, tags, details, footers, fitting small terminals, pause."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
+import pytest
+from rich.text import Text
 from textual.pilot import Pilot
 from textual.widgets import Footer
 from tui_helpers import (
@@ -22,9 +25,11 @@ from hermes_top.core.model import Identity, State
 from hermes_top.testing import FakeCore, demo_breakdowns, demo_snapshot
 from hermes_top.tui.app import HermesTopApp
 from hermes_top.tui.screens.help import HelpScreen
+from hermes_top.tui.widgets import process_table
+from hermes_top.tui.widgets.columns import cell
 from hermes_top.tui.widgets.filter_bar import FilterBar, FilterRow
 from hermes_top.tui.widgets.process_table import ProcessTable
-from hermes_top.view.tree import LIVE_GROUP_KEY, group_key
+from hermes_top.view.tree import LIVE_GROUP_KEY, Row, group_key
 
 
 def test_the_first_screen_at_80x24_shows_orphans_and_every_gauge() -> None:
@@ -146,34 +151,42 @@ def test_home_end_and_folding_groups() -> None:
     drive(app, scenario)
 
 
-def test_refresh_updates_rows_in_place() -> None:
+def test_refresh_updates_rows_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     first = demo_snapshot()
     changed = [replace(p, num_fds=9) if p.pid == 4131 else p for p in first.processes]
     second = replace(first, processes=tuple(p for p in changed if p.pid != 5221))
-    app = make_app(FakeCore([first, second]))
-    calls: dict[str, int] = {"add": 0, "remove": 0, "update": 0}
+    rebuilt: list[tuple[str, str]] = []
+    shown: list[list[str]] = []
+    later: list[str] = []
+
+    def counted(column: str, width: int, row: Row, *a: Any) -> Text:
+        rebuilt.append((row.key, column))
+        return cell(column, width, row, *a)
 
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
         table = app.query_one(ProcessTable)
-        for name, method in (
-            ("add", "add_row"),
-            ("remove", "remove_row"),
-            ("update", "update_cell"),
-        ):
-            original = getattr(table, method)
-
-            def counted(*a: object, _n: str = name, _f: object = original, **k: object) -> object:
-                calls[_n] += 1
-                return _f(*a, **k)  # type: ignore[operator]
-
-            setattr(table, method, counted)
+        monkeypatch.setattr(process_table, "cell", counted)
         app.request_scan()
         await settle(pilot)
+        shown.append(table.row_keys)
+        monkeypatch.undo()
+        select_pid(app, 4131)  # out of view at 80x24 until now
+        await pilot.pause()
+        later.append(table.get_cell("4131", "fds").plain)
 
-    drive(app, scenario)
-    # 5221 gone; 4131's FDs, 5220's tree guide (now the last child) and the live
-    # group's count changed.
-    assert calls == {"add": 0, "remove": 1, "update": 3}
+    # Every row in view: 5221 gone; 4131's FDs, 5220's tree guide (now the last
+    # child) and the live group's count (its label and its state cell) drawn
+    # again, nothing else.
+    drive(make_app(FakeCore([first, second])), scenario, size=(80, 60))
+    assert "5221" not in shown[0]
+    live = [(LIVE_GROUP_KEY, "state"), (LIVE_GROUP_KEY, "command")]
+    assert sorted(rebuilt) == sorted([("4131", "fds"), ("5220", "command"), *live])
+    # At 80x24 only the live group is in view: 4131 and 5220 build nothing
+    # until they come into view, then show the new values.
+    rebuilt.clear()
+    drive(make_app(FakeCore([first, second])), scenario)
+    assert sorted(rebuilt) == sorted(live)
+    assert later == ["9", "9"]
 
 
 def test_filter_is_visible_while_typing_and_after_enter_and_escape_clears_it() -> None:

@@ -36,7 +36,7 @@ async def _until_rows(app: HermesTopApp, pilot: Pilot[None], pids: list[int]) ->
     table = app.query_one(ProcessTable)
     for _ in range(100):
         await settle(pilot)
-        keys = {str(row.key.value) for row in table.ordered_rows}
+        keys = set(table.row_keys)
         if all(str(p) in keys for p in pids):
             return
         await asyncio.sleep(0.05)

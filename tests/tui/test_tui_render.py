@@ -1,33 +1,33 @@
 """The table is updated in place: after any run of refreshes the screen must show
 exactly what a table built from scratch on the final state shows. A changed cell
-repaints its row only (update_cell alone would repaint every row, see
-process_table.py), so what is on screen is read through the widget's line
+repaints its row only, so what is on screen is read through the widget's line
 cache, where a row that should have been repainted and was not stays stale.
-Its one override of a DataTable internal (the cell cache) must render exactly
-what DataTable's own method renders; and a refresh that changes nothing visible
-must touch no cell and repaint nothing (ages past a minute are shown in
-minutes, so they do not tick every second)."""
+A refresh that changes nothing visible must build no cell and repaint nothing
+(ages past a minute are shown in minutes, so they do not tick every second).
+That each line is what a DataTable draws: test_table_lines.py."""
 
 from __future__ import annotations
 
 from concurrent.futures import Future
 from dataclasses import replace
+from typing import Any
 
 import pytest
+from rich.text import Text
 from textual.geometry import Region
 from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.visual import VisualType
-from textual.widgets import DataTable
 from tui_helpers import drive, make_app, select_pid, settle, with_cpu
 
 from hermes_top.core.model import Snapshot, State
 from hermes_top.testing import FakeCore, demo_snapshot
 from hermes_top.tui.app import HermesTopApp
-from hermes_top.tui.widgets.columns import coarse_age
+from hermes_top.tui.widgets import process_table
+from hermes_top.tui.widgets.columns import cell, coarse_age
 from hermes_top.tui.widgets.header import HeaderStrip
 from hermes_top.tui.widgets.process_table import ProcessTable
-from hermes_top.view.tree import group_key
+from hermes_top.view.tree import Row, group_key
 
 SIZE = (120, 36)
 
@@ -42,7 +42,7 @@ def drawn(table: ProcessTable) -> tuple[list[str], list[list[object]], list[Stri
     """(column labels, every cell, every line on screen) of ``table``. The lines go
     through the widget's line cache, as the compositor's do: a line that was not
     marked for a repaint is the one drawn before."""
-    labels = [c.label.markup for c in table.ordered_columns]
+    labels = [c.markup for c in table.header_labels]
     cells = [[(c.plain, c.spans) for c in table.get_row_at(i)] for i in range(table.row_count)]
     lines = table.render_lines(Region(0, 0, table.size.width, table.size.height))
     return labels, cells, lines
@@ -55,19 +55,6 @@ def assert_screen_is_current(table: ProcessTable) -> None:
     shown = table.render_lines(everything)
     table.refresh()  # every line marked for a repaint
     assert table.render_lines(everything) == shown
-
-
-def assert_same_as_datatable(table: ProcessTable) -> None:
-    """Every body cell, rendered by the override and by DataTable, cursor or not."""
-    base = table.rich_style
-    widths = [c.get_render_width(table) for c in table.ordered_columns]
-    for row_index, row in enumerate(table.ordered_rows):
-        for column_index, width in enumerate(widths):
-            for cursor in (False, True):
-                ours = table._render_cell(row_index, column_index, base, width, cursor)
-                table._cell_render_cache.clear()
-                theirs = DataTable._render_cell(table, row_index, column_index, base, width, cursor)
-                assert ours == theirs, (row.key.value, column_index, cursor)
 
 
 def rebuilt(
@@ -113,14 +100,12 @@ def test_in_place_updates_draw_what_a_fresh_table_draws() -> None:
             app.request_scan()
             await settle(pilot)
             assert_screen_is_current(app.query_one(ProcessTable))
-            assert_same_as_datatable(app.query_one(ProcessTable))
         await pilot.press("M", "I")  # re-sort: rows move, values stay
         select_pid(app, group_key(State.ORPHAN))
         await pilot.press("left")  # a fold
         await settle(pilot)
         table = app.query_one(ProcessTable)
         assert "cpu" in table.column_keys and table.get_cell("4100", "cpu").plain == "50.0"
-        assert_same_as_datatable(table)
         ours.append(drawn(table))
         cursor.append(table.cursor_row)
 
@@ -131,26 +116,28 @@ def test_in_place_updates_draw_what_a_fresh_table_draws() -> None:
     assert ours[0][2] == theirs[2]
 
 
-def test_a_refresh_with_nothing_new_touches_no_cell_and_repaints_nothing() -> None:
+def test_a_refresh_with_nothing_new_touches_no_cell_and_repaints_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     first = demo_snapshot()
     app = make_app(FakeCore([first, first, older(first, 1), older(first, 31)]))
     updates: list[tuple[str, str]] = []
     repaints: list[int] = []
 
+    def counted_cell(column: str, width: int, row: Row, *a: Any) -> Text:
+        updates.append((row.key, column))
+        return cell(column, width, row, *a)
+
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
         table = app.query_one(ProcessTable)
-        update_cell, refresh = table.update_cell, table.refresh
-
-        def counted_update(row_key: str, column_key: str, value: object, **kw: object) -> None:
-            updates.append((row_key, column_key))
-            update_cell(row_key, column_key, value, **kw)  # type: ignore[arg-type]
+        refresh = table.refresh
 
         def counted_refresh(*a: object, **kw: object) -> ProcessTable:
             repaints.append(1)
             return refresh(*a, **kw)  # type: ignore[arg-type]
 
-        table.update_cell = counted_update  # type: ignore[method-assign,assignment]
-        table.refresh = counted_refresh  # type: ignore[method-assign,assignment]
+        monkeypatch.setattr(process_table, "cell", counted_cell)
+        table.refresh = counted_refresh  # type: ignore[method-assign]
         app.request_scan()  # the same snapshot: nothing to draw
         await settle(pilot)
         assert updates == [] and repaints == []
@@ -179,21 +166,22 @@ def test_a_changed_cell_repaints_its_row_and_nothing_else(monkeypatch: pytest.Mo
     ]
     app = make_app(FakeCore(snapshots))
     repaints: list[tuple[Region, ...]] = []
-    refresh = DataTable.refresh
-
-    def counted(self: DataTable[object], *regions: Region, **kw: bool) -> DataTable[object]:
-        repaints.append(regions)
-        return refresh(self, *regions, **kw)
 
     async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
         table = app.query_one(ProcessTable)
+        refresh = table.refresh
+
+        def counted(*regions: Region, **kw: bool) -> ProcessTable:
+            repaints.append(regions)
+            return refresh(*regions, **kw)
+
         app.request_scan()
         await settle(pilot)
         assert table.get_cell("4100", "cpu").plain == "100"
-        monkeypatch.setattr(DataTable, "refresh", counted)
+        table.refresh = counted  # type: ignore[method-assign,assignment]
         app.request_scan()
         await settle(pilot)
-        monkeypatch.undo()
+        table.refresh = refresh  # type: ignore[method-assign]
         assert table.get_cell("4100", "cpu").plain == "50.0"
         y = table.get_row_index("4100") + table.header_height - round(table.scroll_y)
         assert [[(r.y, r.height) for r in regions] for regions in repaints] == [[(y, 1)]]

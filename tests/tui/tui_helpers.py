@@ -62,7 +62,7 @@ def row_keys(app: HermesTopApp) -> list[str]:
     from hermes_top.tui.widgets.process_table import ProcessTable
 
     table = app.query_one(ProcessTable)
-    return [str(row.key.value) for row in table.ordered_rows]
+    return table.row_keys
 
 
 def notes(app: HermesTopApp) -> str:

@@ -146,12 +146,6 @@ def short_cpu(percent: float | None) -> str:
     return f"{percent:.1f}" if percent < 100 else f"{percent:.0f}"
 
 
-class KeyedText(Text):
-    """PID cell that knows its row key, so DataTable.sort can put rows in tree order."""
-
-    row_key: str = ""
-
-
 def row_sources(
     keys: Sequence[str], row: Row, tagged: bool, cpu: Mapping[int, float]
 ) -> tuple[object, ...]:
@@ -187,8 +181,7 @@ def cell(column: str, width: int, row: Row, tagged: bool, cpu: Mapping[int, floa
     """The cell of ``row`` in ``column`` ("command" for the last one), ``width`` wide."""
     proc = row.proc
     if column == "pid":
-        pid = KeyedText(justify="right")
-        pid.row_key = row.key
+        pid = Text(justify="right")
         if proc is not None:
             pid.append(TAG_MARK if tagged else " ", style=TAG_STYLE)
             pid.append(str(proc.pid), style=TAG_STYLE if tagged else "")
