@@ -126,9 +126,11 @@ class Core:
         self._scan_lock = threading.Lock()
 
     def close(self) -> None:
-        """Release the pidfds pinned by scans."""
+        """Release the pidfds pinned by scans and the files the table keeps open."""
         if self._cache.pins is not None:
             self._cache.pins.close()
+        if self._cache.reader is not None:
+            self._cache.reader.close()
 
     # -- reading -------------------------------------------------------------
 

@@ -61,6 +61,10 @@ class ProcessTable(Protocol):
         the others; the PIDs read."""
         ...
 
+    def close(self) -> None:
+        """Release what the table keeps open between ticks."""
+        ...
+
 
 class _PsutilTable:
     """macOS: ``psutil.pids()`` is one sysctl; each process read costs far more."""
@@ -103,6 +107,9 @@ class _PsutilTable:
         wanted.update(pid for pid in refresh if pid in now)
         self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
         return self._read_pids(wanted | self.rolled)
+
+    def close(self) -> None:
+        pass  # nothing kept open
 
 
 class Platform(ABC):
