@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 from collections.abc import Iterable
 from functools import partial
+from typing import TYPE_CHECKING
 
 from textual import work
 
@@ -22,13 +23,15 @@ from hermes_top.core.model import (
     Role,
     Snapshot,
 )
-from hermes_top.core.recovery import RecoverPlan, RecoverReport
 from hermes_top.tui.refresh import RefreshLoop
 from hermes_top.tui.reports import describe_recover, describe_results, journal_note
-from hermes_top.tui.screens.confirm import ConfirmDialog
-from hermes_top.tui.screens.recover import RecoverDialog
-from hermes_top.tui.screens.signal_menu import SignalMenu
 from hermes_top.view.tree import ROLE_SHORT, descendants
+
+if TYPE_CHECKING:
+    from hermes_top.core.recovery import RecoverPlan, RecoverReport
+
+# The dialogs (and core.recovery below them) are imported when first opened:
+# the first paint does not wait for them (tests/test_import_hygiene.py).
 
 __all__ = ["ActionFlows", "describe_results"]
 
@@ -100,6 +103,8 @@ class ActionFlows(RefreshLoop):
             else:
                 self.ask_signal(sig)
 
+        from hermes_top.tui.screens.signal_menu import SignalMenu
+
         self.push_screen(SignalMenu(len(targets)), callback=picked)
 
     def ask_signal(self, sig: signal.Signals) -> None:
@@ -116,6 +121,8 @@ class ActionFlows(RefreshLoop):
         refused = {r.pid: r.detail for r in preview.results if r.outcome is not Outcome.PLANNED}
         allowed = [t for t in targets if t.pid not in refused]
         excluded = [(t, refused[t.pid]) for t in targets if t.pid in refused]
+        from hermes_top.tui.screens.confirm import ConfirmDialog
+
         dialog = ConfirmDialog(
             f"Send {sig.name}",
             sig.name,
@@ -171,6 +178,8 @@ class ActionFlows(RefreshLoop):
             snapshot = self.fresh_snapshot()
             return self.core.plan_reap(snapshot, include_stale=include_stale)
 
+        from hermes_top.tui.screens.confirm import ConfirmDialog
+
         dialog = ConfirmDialog(
             "Reap",
             "Reap",
@@ -223,6 +232,8 @@ class ActionFlows(RefreshLoop):
                 timeout=5,
             )
             return
+        from hermes_top.tui.screens.recover import RecoverDialog
+
         dialog = RecoverDialog(plan, grace_s=self.grace_s)
         self.push_screen(dialog, callback=self._recover_confirmed)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from hermes_top.core.model import ProcessInfo
 from hermes_top.tui import keys
 from hermes_top.tui.actions import ActionFlows
-from hermes_top.tui.screens.help import HelpScreen
 from hermes_top.tui.widgets.filter_bar import FilterBar, FilterRow
 from hermes_top.tui.widgets.process_table import ProcessTable
 from hermes_top.view.tree import SORT_ORDER, Sort, descendants
@@ -178,4 +177,6 @@ class ViewActions(ActionFlows):
             self._schedule()
 
     def action_help(self) -> None:
+        from hermes_top.tui.screens.help import HelpScreen  # not needed for the first paint
+
         self.push_screen(HelpScreen(), callback=lambda _: self._apply_pending())

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from hermes_top.core.model import ENDED_OUTCOMES, ActionReport, ActionResult, Outcome
-from hermes_top.core.recovery import RecoverOutcome
+
+if TYPE_CHECKING:
+    from hermes_top.core.recovery import RecoverOutcome
 
 Severity = Literal["information", "warning", "error"]
 
