@@ -83,6 +83,26 @@ def test_sort_keys_and_header_clicks() -> None:
     drive(app, scenario)
 
 
+def test_a_click_moves_the_cursor_and_a_second_click_opens_the_row() -> None:
+    """As in a DataTable: the first click highlights a row, a click on the
+    highlighted row selects it (details for a process)."""
+    app = make_app()
+
+    async def scenario(app: HermesTopApp, pilot: Pilot[None]) -> None:
+        table = app.query_one(ProcessTable)
+        assert table.cursor_row == 0
+        await pilot.click(ProcessTable, offset=(10, 3))  # the third row below the header
+        await pilot.pause()
+        assert table.cursor_row == 2 and not app.details_shown
+        await pilot.click(ProcessTable, offset=(10, 3))
+        await pilot.pause()
+        assert table.cursor_row == 2 and app.details_shown
+        assert app.selected_process() is not None
+        assert app.selected_process().pid == int(table.row_keys[2])  # type: ignore[union-attr]
+
+    drive(app, scenario)
+
+
 def test_cpu_column_appears_with_cpu_times_and_P_sorts_by_it() -> None:
     first = with_cpu(demo_snapshot(), {4100: 100.0, 4122: 50.0})
     second = with_cpu(demo_snapshot(), {4100: 100.2, 4122: 51.0}, later=2.0)
