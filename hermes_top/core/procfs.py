@@ -222,8 +222,8 @@ def _proc_names() -> list[str]:
 def _read_into(
     procs: dict[int, RawProc],
     pids: Iterable[int],
-    seen: dict[int, tuple[bytes, RawProc]] | None = None,
-    kept: dict[int, int] | None = None,
+    seen: dict[int, tuple[bytes, RawProc]] | None,
+    kept: dict[int, int],
 ) -> set[int]:
     """Read each of ``pids`` into ``procs`` (dropping the gone and the hidden);
     the PIDs read. Raises ProcessTableIncomplete if any could not be read.
@@ -240,8 +240,8 @@ def _read_into(
     failed: list[ProcUnreadable] = []
     for pid in pids:
         try:
-            fd = kept.get(pid) if kept is not None else None
-            data = _stat_bytes(pid) if kept is None or fd is None else _pread_stat(kept, fd, pid)
+            fd = kept.get(pid)
+            data = _stat_bytes(pid) if fd is None else _pread_stat(kept, fd, pid)
         except ProcUnreadable as err:
             failed.append(err)
             continue
@@ -354,7 +354,7 @@ class ProcTable:
         names = _proc_names()
         procs: dict[int, RawProc] = {}
         seen: dict[int, tuple[bytes, RawProc]] = {}
-        read = _read_into(procs, (int(name) for name in names if name.isdigit()), seen)
+        read = _read_into(procs, (int(name) for name in names if name.isdigit()), seen, self._kept)
         self.procs, self._names, self._seen, self.valid = procs, set(names), seen, True
         self.rolled = set()
         return read
@@ -430,6 +430,10 @@ def read_cmdline(pid: int) -> tuple[str, ...] | None:
     )
 
 
+#: count_fds reads the size of /proc/PID/fd only as root (see there).
+_AS_ROOT = os.geteuid() == 0
+
+
 def count_fds(pid: int) -> tuple[int | None, str | None]:
     """(number of open FDs, None) or (None, why not).
 
@@ -452,9 +456,6 @@ def count_fds(pid: int) -> tuple[int | None, str | None]:
         return None, "process gone"
     except OSError as err:
         return None, err.strerror or str(err)
-
-
-_AS_ROOT = os.geteuid() == 0
 
 
 def fd_targets(pid: int) -> dict[int, str]:

@@ -11,6 +11,7 @@ import pytest
 from hermes_top.core.engine import Core
 from hermes_top.sim import Simulation
 from tests.core.helpers import scoped_core
+from tests.harness import REGISTRY
 
 
 @pytest.fixture(autouse=True)
@@ -40,3 +41,13 @@ def own_children() -> Iterator[list[subprocess.Popen[bytes]]]:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+@pytest.fixture
+def sleepers(own_children: list[subprocess.Popen[bytes]]) -> list[subprocess.Popen[bytes]]:
+    """Three ``sleep 300`` of the test's own (registered; killed by own_children)."""
+    for _ in range(3):
+        proc = subprocess.Popen(["sleep", "300"])
+        REGISTRY.register(proc.pid, "sleeper")
+        own_children.append(proc)
+    return own_children

@@ -7,32 +7,14 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from hermes_top.core import procfs
 from hermes_top.core.procfs import ProcTable
-from tests.harness import REGISTRY, wait_until
+from tests.harness import wait_until
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
-
-
-@pytest.fixture
-def sleepers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs = []
-    for _ in range(3):
-        proc = subprocess.Popen(["sleep", "300"])
-        REGISTRY.register(proc.pid, "kept-stat sleeper")
-        procs.append(proc)
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.kill()
-            proc.wait()
 
 
 def _own_fds() -> int:

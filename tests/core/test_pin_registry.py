@@ -6,34 +6,16 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from hermes_top.core import procfs
 from hermes_top.core.model import Identity
 from hermes_top.core.pinned import PinLookup, PinRegistry, exited_pidfds
-from tests.harness import REGISTRY
 
 pytestmark = pytest.mark.skipif(
     not (sys.platform.startswith("linux") and hasattr(os, "pidfd_open")), reason="needs pidfds"
 )
-
-
-@pytest.fixture
-def sleepers() -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs = []
-    for _ in range(3):
-        proc = subprocess.Popen(["sleep", "300"])
-        REGISTRY.register(proc.pid, "pin sleeper")
-        procs.append(proc)
-    try:
-        yield procs
-    finally:
-        for proc in procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
 
 
 def _open(pid: int) -> int | None:

@@ -131,7 +131,6 @@ class ProcessTable(ScrollView, can_focus=True):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._columns: tuple[Column, ...] = ()
-        self._command_width = 0
         self._widths: tuple[int, ...] = ()
         self._header: tuple[Text, ...] = ()
         self._sort = Sort()
@@ -208,10 +207,10 @@ class ProcessTable(ScrollView, can_focus=True):
         """Pick columns for ``width`` (a CPU column only when there is CPU data) and
         mark the sort column; True if the columns changed (every cell drawn again)."""
         columns, command = pick_columns(width, cpu)
-        if columns == self._columns and command == self._command_width and sort == self._sort:
+        widths = (*(c.width for c in columns), command)
+        if columns == self._columns and widths == self._widths and sort == self._sort:
             return False
-        self._columns, self._command_width, self._sort = columns, command, sort
-        self._widths = (*(c.width for c in columns), command)
+        self._columns, self._widths, self._sort = columns, widths, sort
         self._header = (*(header(c, sort) for c in columns), Text(" COMMAND"))
         self._cells.clear()
         self._sources.clear()

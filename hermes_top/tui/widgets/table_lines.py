@@ -40,7 +40,8 @@ def cell_segments(
     cursor's colours), as DataTable's ``_render_cell`` draws it."""
     plain = text.plain
     justify = text.justify
-    if justify not in _SIMPLE_JUSTIFY or "\n" in plain or "\t" in plain or cell_len(plain) > width:
+    length = cell_len(plain)
+    if justify not in _SIMPLE_JUSTIFY or "\n" in plain or "\t" in plain or length > width:
         return _general(console, options, text, width, pre, post)
     line = text
     if justify == "right":
@@ -49,7 +50,7 @@ def cell_segments(
         line.pad_left(width - cell_len(line.plain))
     elif justify == "left":
         line = text.copy()
-        line.pad_right(width - cell_len(plain))
+        line.pad_right(width - length)
     segments: list[Segment] = []
     if line.spans or not line.style:
         rendered = line.render(console)
