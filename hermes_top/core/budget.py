@@ -43,16 +43,19 @@ def fd_budget(
     below: Iterable[ProcessInfo],
     pipes: PipeCache | None = None,
     now: float = 0.0,
+    targets: dict[int, str] | None = None,
 ) -> FdBudget | None:
     """The split of ``dashboard``'s FDs; None when they cannot be read.
 
     ``pipes`` (incremental scans): each process's pipe inodes, reused for up to
     PIPES_REUSE_S while its FD count is the one they were read with; without it,
-    every process below is read now."""
-    try:
-        targets, _ = platform.fd_targets(dashboard.pid)
-    except Exception:  # gone, denied, psutil errors: no split, the total still shows
-        return None
+    every process below is read now. ``targets``: the dashboard's FD targets,
+    already read in this scan (None: read them, or they were unreadable)."""
+    if targets is None:
+        try:
+            targets, _ = platform.fd_targets(dashboard.pid)
+        except Exception:  # gone, denied, psutil errors: no split, the total still shows
+            return None
     if not platform.exact_reclaim:
         return _inexact(dashboard, targets)
     holders = _pipe_holders(platform, below, pipes, now)

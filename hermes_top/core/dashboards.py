@@ -22,8 +22,9 @@ from hermes_top.core.model import (
 )
 from hermes_top.core.platform import Platform
 from hermes_top.core.problems import remedy_for, restart_frees
-from hermes_top.core.procfs import RawProc, TcpSocket, socket_inodes
+from hermes_top.core.procfs import RawProc, TcpSocket
 from hermes_top.core.rules import ABANDON_MIN_AGE_S, facts_for
+from hermes_top.core.tab_sockets import TabSockets
 from hermes_top.core.verdict import Candidate
 
 #: Processes below a dashboard whose own TCP connections to it are not a browser's.
@@ -49,10 +50,26 @@ class DashboardCache:
     budgets: dict[_Key, tuple[float, FdBudget | None]] = field(default_factory=dict)
     #: Pipe inodes of the processes below dashboards (reused only when reuse_s > 0).
     pipes: PipeCache = field(default_factory=dict)
+    #: Which inbound connections the tabs hold (reused only when reuse_s > 0).
+    tab_sockets: TabSockets = field(default_factory=TabSockets)
+    #: Each dashboard's FD targets read in this scan (its connections and its
+    #: FD split both need them, and they are its many FDs): (when, targets or None).
+    targets: dict[_Key, tuple[float, dict[int, str] | None]] = field(default_factory=dict)
 
     def fresh(self, table: Mapping[_Key, tuple[Any, ...]], key: _Key, now: float) -> bool:
         entry = table.get(key)
         return entry is not None and now - entry[0] < self.reuse_s
+
+    def fd_targets(self, platform: Platform, key: _Key, now: float) -> dict[int, str] | None:
+        """The dashboard's FD targets, read once per scan (``now``); None when unreadable."""
+        entry = self.targets.get(key)
+        if entry is None or entry[0] != now:
+            try:
+                targets: dict[int, str] | None = platform.fd_targets(key[0])[0]
+            except Exception:  # gone, denied, psutil errors
+                targets = None
+            entry = self.targets[key] = (now, targets)
+        return entry[1]
 
 
 def by_dashboard(
@@ -78,6 +95,7 @@ def collect_evidence(
     dashboards = [c for c in found.values() if c.role is Role.DASHBOARD and c.raw.status != "Z"]
     if not dashboards:
         cache.pipes.clear()
+        cache.targets.clear()
         return {}
     sockets = platform.tcp_sockets() if cache.reuse_s == 0 or _stale(cache, dashboards, now) else []
     members = by_dashboard(found, chains)
@@ -97,7 +115,9 @@ def collect_evidence(
             now - c.raw.create_time >= ABANDON_MIN_AGE_S for c in workers
         )
         if not cache.fresh(cache.connections, key, now):
-            ports, browsers = _connections(platform, sockets, pid, members.get(pid, ()), found)
+            ports, browsers = _connections(
+                platform, cache, sockets, key, members.get(pid, ()), found, now
+            )
             cache.connections[key] = (now, ports, browsers)
         _, ports, browsers = cache.connections[key]
         if sockets is None and dash.match.port:
@@ -124,8 +144,9 @@ def collect_evidence(
             now=now,
         )
     cache.evidence.prune(alive)
+    cache.tab_sockets.forget_except(alive)
     keep = set(alive)
-    for table in (cache.environ, cache.connections, cache.budgets):
+    for table in (cache.environ, cache.connections, cache.budgets, cache.targets):
         for gone in [k for k in table if k not in keep]:
             del table[gone]
     if cache.pipes:
@@ -142,23 +163,28 @@ def _stale(cache: DashboardCache, dashboards: list[Candidate], now: float) -> bo
 
 def _connections(
     platform: Platform,
+    cache: DashboardCache,
     sockets: list[TcpSocket] | None,
-    pid: int,
+    key: _Key,
     members: Sequence[int],
     found: Mapping[int, Candidate],
+    now: float,
 ) -> tuple[tuple[int, ...], int | None]:
-    try:
-        targets, _ = platform.fd_targets(pid)
-    except Exception:  # gone, denied: no connection evidence
-        targets = {}
-    tab_sockets: set[int] = set()
-    for child in members:
-        if found[child].role in _TAB_ROLES:
-            try:
-                tab_sockets |= socket_inodes(platform.fd_targets(child)[0])
-            except Exception:
-                continue
-    return ev_mod.connections(sockets, targets, tab_sockets)
+    if sockets is None:
+        return (), None  # macOS: nothing to match, so no tab is read either
+    targets = cache.fd_targets(platform, key, now) or {}
+    tabs = [
+        (found[pid].raw.pid, found[pid].raw.create_time)
+        for pid in members
+        if found[pid].role in _TAB_ROLES
+    ]
+
+    def held_below(peers: set[int]) -> set[int]:
+        return cache.tab_sockets.held_below(
+            key, tabs, peers, now, lambda pid: platform.fd_targets(pid)[0], reuse=cache.reuse_s > 0
+        )
+
+    return ev_mod.connections(sockets, targets, held_below)
 
 
 def dashboard_info(
@@ -183,7 +209,8 @@ def dashboard_info(
     key = (pid, info.create_time)
     if not cache.fresh(cache.budgets, key, now):
         pipes = cache.pipes if cache.reuse_s > 0 else None
-        cache.budgets[key] = (now, fd_budget(platform, info, mine, pipes, now))
+        targets = cache.fd_targets(platform, key, now)
+        cache.budgets[key] = (now, fd_budget(platform, info, mine, pipes, now, targets))
     budget = cache.budgets[key][1]
     version = evidence.version if evidence else None
     facts = evidence.facts if evidence else facts_for(None)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -107,27 +107,29 @@ def hermes_version(argv: tuple[str, ...]) -> str | None:
 
 
 def connections(
-    sockets: list[TcpSocket] | None, dashboard_targets: Mapping[int, str], below: set[int]
+    sockets: list[TcpSocket] | None,
+    dashboard_targets: Mapping[int, str],
+    held_below: Callable[[set[int]], set[int]],
 ) -> tuple[tuple[int, ...], int | None]:
     """(listening ports, inbound connections from outside the dashboard's tree).
 
-    ``below``: socket inodes held by processes below the dashboard (its node
-    tabs talk to it over its own port: those are not browsers)."""
+    ``held_below(peers)``: which of these socket inodes (the other ends of its
+    inbound connections) processes below the dashboard hold: its node tabs talk
+    to it over its own port, and those are not browsers (core/tab_sockets.py)."""
     if sockets is None:
         return (), None
     mine = socket_inodes(dict(dashboard_targets))
     listening = {s.local_port for s in sockets if s.inode in mine and s.state == TCP_LISTEN}
     ports = tuple(sorted(listening))
     by_ends = {(s.local, s.remote): s.inode for s in sockets}
-    outside = sum(
-        1
+    peers = [
+        by_ends.get((s.remote, s.local))
         for s in sockets
-        if s.inode in mine
-        and s.state == TCP_ESTABLISHED
-        and s.local_port in listening
-        and by_ends.get((s.remote, s.local)) not in below
-    )
-    return ports, outside
+        if s.inode in mine and s.state == TCP_ESTABLISHED and s.local_port in listening
+    ]
+    below = held_below({p for p in peers if p is not None})
+    # A peer not in the table (another host, another namespace) is nobody's below.
+    return ports, sum(1 for p in peers if p is None or p not in below)
 
 
 def gather(

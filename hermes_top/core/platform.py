@@ -56,9 +56,15 @@ class ProcessTable(Protocol):
         """Read every process again; the PIDs read."""
         ...
 
-    def update(self, refresh: Iterable[int], rolling: int = 0) -> set[int]:
+    def update(
+        self,
+        refresh: Iterable[int],
+        rolling: int = 0,
+        suspect: Callable[[str], bool] | None = None,
+    ) -> set[int]:
         """Drop the gone, read the new, ``refresh`` and the next ``rolling`` of
-        the others; the PIDs read."""
+        the others; the PIDs read. ``suspect``: the names whose processes the
+        slice reads whole; the others may be read only if their name changed."""
         ...
 
     def close(self) -> None:
@@ -97,8 +103,15 @@ class _PsutilTable:
         self.procs, self.rolled = {}, set()
         return self._read_pids(psutil.pids())
 
-    def update(self, refresh: Iterable[int], rolling: int = 0) -> set[int]:
+    def update(
+        self,
+        refresh: Iterable[int],
+        rolling: int = 0,
+        suspect: Callable[[str], bool] | None = None,
+    ) -> set[int]:
         import psutil
+
+        # ``suspect`` is not used: one psutil read gives the name and the rest.
 
         now = set(psutil.pids())
         for pid in [p for p in self.procs if p not in now]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import resource
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -197,19 +197,63 @@ def read_uid(pid: int) -> int | None:
         return None
 
 
-def pid_marker() -> tuple[bytes, bytes] | None:
-    """(last PID allocated, number of threads) from /proc/loadavg: while it
-    stays the same, no process was created, so listing /proc finds nothing new.
-    None when it cannot tell: unreadable, or /proc is another PID namespace's
-    (last_pid is our namespace's)."""
+class PidMarker(NamedTuple):
+    """What /proc/loadavg and /proc/stat say about PID allocation."""
+
+    #: The last PID allocated in our namespace (PIDs are handed out in rising
+    #: order, wrapping at pid_max, skipping the ones in use).
+    last_pid: int
+    #: Tasks alive now.
+    threads: bytes
+    #: Tasks created since boot, in every namespace (each took one of our PIDs at most).
+    forks: int
+
+    def same(self, other: PidMarker | None) -> bool:
+        """No PID was allocated in between (listing /proc would find nothing new)."""
+        return other is not None and (self.last_pid, self.threads) == (
+            other.last_pid,
+            other.threads,
+        )
+
+
+def pid_marker() -> PidMarker | None:
+    """This moment's PidMarker. None when it cannot tell: unreadable, or /proc
+    is another PID namespace's (last_pid is our namespace's)."""
     try:
         if os.readlink(f"{PROC}/self") != str(os.getpid()):
             return None
         with open(f"{PROC}/loadavg", "rb") as f:
             fields = f.read().split()
-        return fields[4], fields[3].partition(b"/")[2]
-    except (OSError, IndexError):
+        last_pid, threads = int(fields[4]), fields[3].partition(b"/")[2]
+        with open(f"{PROC}/stat", "rb") as f:
+            forks = next(int(line.split()[1]) for line in f if line.startswith(b"processes "))
+        return PidMarker(last_pid, threads, forks)
+    except (OSError, IndexError, ValueError, StopIteration):
         return None
+
+
+#: New PIDs are looked up one by one when no more than this many tasks were
+#: created since the last tick; past that /proc is listed (~1 ms per 1,000
+#: processes: at 10,000 it was most of an idle tick).
+PROBE_MAX = 256
+
+
+def allocated_between(before: PidMarker, after: PidMarker) -> range | None:
+    """The PIDs that can have been allocated between two markers, or None when
+    that is not sure. With at most PROBE_MAX tasks created and the cursor not
+    gone back, it cannot have wrapped (that takes pid_max - 300 allocations):
+    every PID allocated since -- a new process, or a PID reused -- is in the range."""
+    if after.forks - before.forks > PROBE_MAX or after.last_pid < before.last_pid:
+        return None
+    return range(before.last_pid + 1, after.last_pid + 1)
+
+
+def _is_thread(stat: bytes) -> bool:
+    """A /proc/TID/stat line of a thread that does not lead its group: a TID
+    can be looked up in /proc like a PID, but it is no process. Only such a
+    thread has exit_signal (field 38) -1."""
+    fields = stat[stat.rindex(b")") + 2 :].split()
+    return len(fields) > 35 and fields[35] == b"-1"
 
 
 def _proc_names() -> list[str]:
@@ -270,6 +314,22 @@ def _read_into(
             f"({failed[0].strerror})",
         )
     return read
+
+
+def _renamed(procs: dict[int, RawProc], pids: Iterable[int]) -> set[int]:
+    """The ones of ``pids`` whose comm is no longer their name in ``procs``,
+    or that could not be asked (gone, hidden, unreadable: their stat read says)."""
+    out: set[int] = set()
+    for pid in pids:
+        try:
+            comm = _read(f"{PROC}/{pid}/comm", 64)
+        except OSError:
+            comm = None
+        # A name with control characters is kept escaped: it never compares
+        # equal, so it is read whole, as before.
+        if comm is None or comm.rstrip(b"\n") != procs[pid].name.encode(errors="replace"):
+            out.add(pid)
+    return out
 
 
 def _pread_stat(kept: dict[int, int], fd: int, pid: int) -> bytes | None:
@@ -334,7 +394,9 @@ class ProcTable:
         self._names: set[str] = set()
         self._seen: dict[int, tuple[bytes, RawProc]] = {}
         self._rolling = RoundRobin()
-        self._marker: tuple[bytes, bytes] | None = None
+        self._marker: PidMarker | None = None
+        #: The rolling cycle /proc was last listed in (see ``_new_pids``).
+        self._listed_cycle = -1
         #: The PIDs the last ``update`` read as its rolling slice.
         self.rolled: set[int] = set()
         #: PID -> open /proc/PID/stat of the processes ``update`` refreshes every
@@ -352,6 +414,7 @@ class ProcTable:
         self.valid = False
         self._marker = pid_marker()
         names = _proc_names()
+        self._listed_cycle = self.cycles
         procs: dict[int, RawProc] = {}
         seen: dict[int, tuple[bytes, RawProc]] = {}
         read = _read_into(procs, (int(name) for name in names if name.isdigit()), seen, self._kept)
@@ -359,37 +422,72 @@ class ProcTable:
         self.rolled = set()
         return read
 
-    def update(self, refresh: Iterable[int], rolling: int = 0) -> set[int]:
+    def update(
+        self,
+        refresh: Iterable[int],
+        rolling: int = 0,
+        suspect: Callable[[str], bool] | None = None,
+    ) -> set[int]:
         """Bring the table up to date; the PIDs read: new ones, ``refresh`` and
-        the next ``rolling`` of the others."""
+        the next ``rolling`` of the others (of those, with ``suspect``, only the
+        ones whose name it accepts or whose name changed)."""
         if not self.valid:
             return self.read_all()
         self.valid = False
         # Read before listing: a PID allocated after this is seen next tick.
         marker = pid_marker()
         wanted: set[int] = set()
-        if marker is None or marker != self._marker:
-            # Listing /proc costs ~1 ms per 1,000 processes: done only when a
-            # PID was allocated. A process that exited unlisted stays in the
-            # table until it is read (watched ones every tick, the rest when
-            # the rolling slice reaches them): it is nobody's fresh ancestor.
-            names = set(_proc_names())
-            for name in self._names - names:
-                if name.isdigit():
-                    self.procs.pop(int(name), None)
-                    self._seen.pop(int(name), None)
-            wanted = {int(name) for name in names - self._names if name.isdigit()}
-            self._names = names
+        if marker is None or not marker.same(self._marker):
+            wanted = self._new_pids(marker)
         self._marker = marker
         refresh = {pid for pid in refresh if pid in self.procs}
         self._release(refresh)  # no longer watched, or gone from the listing
         wanted |= refresh
         self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
-        wanted |= self.rolled
+        if suspect is None:
+            wanted |= self.rolled
+        else:
+            # A process whose name is no Hermes shape becomes one only by exec,
+            # and exec renames it: its comm is read (~35 % cheaper than stat),
+            # its stat only when the name changed (or it is gone).
+            quiet = {p for p in self.rolled - wanted if not suspect(self.procs[p].name)}
+            wanted |= (self.rolled - quiet) | _renamed(self.procs, quiet)
         read = _read_into(self.procs, wanted, self._seen, self._kept)
         self._keep(refresh & read)
         self.valid = True
         return read
+
+    def _new_pids(self, marker: PidMarker | None) -> set[int]:
+        """The PIDs to read because they were allocated since the last tick.
+
+        A process that exited unlisted stays in the table until it is read
+        (watched ones every tick, the rest when the rolling slice reaches them):
+        it is nobody's fresh ancestor."""
+        span = None
+        if marker is not None and self._marker is not None:
+            span = allocated_between(self._marker, marker)
+        if span is not None and len(span) <= PROBE_MAX and self._listed_cycle == self.cycles:
+            # Few allocated: look them up, not the whole of /proc. /proc is
+            # still listed once per rolling cycle (what a guess here could miss).
+            found = set()
+            for pid in span:
+                data = _stat_bytes(pid)
+                if data is not None and not _is_thread(data):
+                    found.add(pid)
+                    self._names.add(str(pid))
+            return found
+        names = set(_proc_names())
+        self._listed_cycle = self.cycles
+        for name in self._names - names:
+            if name.isdigit():
+                self.procs.pop(int(name), None)
+                self._seen.pop(int(name), None)
+        wanted = {int(name) for name in names - self._names if name.isdigit()}
+        if span is not None:
+            # Listed before and now, but allocated in between: a PID reused.
+            wanted |= {pid for pid in span if str(pid) in names}
+        self._names = names
+        return wanted
 
     def _keep(self, pids: set[int]) -> None:
         for pid in pids:

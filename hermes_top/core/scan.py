@@ -110,7 +110,9 @@ class ScanCache:
             self.full_at = now
             fresh = None
         else:
-            fresh = self.reader.update(self.watch | self.young.keys(), self._slice(now))
+            fresh = self.reader.update(
+                self.watch | self.young.keys(), self._slice(now), could_be_hermes
+            )
             if len(fresh) >= len(self.reader.procs):
                 fresh = None  # the table was read whole (a small one, or after a failure)
                 self.full_at = now
@@ -169,12 +171,18 @@ class ScanCache:
         return cached[1], cached[2], cached[3]
 
     def prune(self, procs: dict[int, RawProc]) -> None:
-        alive = {(p.pid, p.create_time, p.name) for p in procs.values()}
-        for key in [k for k in self.argv if k not in alive]:
+        """Forget the processes no longer in ``procs`` (the cache holds the
+        could-be-Hermes ones: walked, not the whole table)."""
+
+        def alive(key: _ArgvKey) -> bool:
+            p = procs.get(key[0])
+            return p is not None and p.create_time == key[1] and p.name == key[2]
+
+        for key in [k for k in self.argv if not alive(k)]:
             del self.argv[key]
             self.uids.pop(key, None)
             self.shown.pop(key, None)
-        for key in [k for k in self.facts if k not in alive]:
+        for key in [k for k in self.facts if not alive(k)]:
             del self.facts[key]
 
     def username(self, uid: int) -> str:
