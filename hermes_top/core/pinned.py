@@ -320,12 +320,15 @@ class PinRegistry:
         """Drop the pins of processes that exited; pin new ones. pid → pin number."""
         with self._lock:
             self._drop_exited(procs)
-            budget = (self._headroom() if self._headroom else 1 << 30) - PIN_RESERVE_FDS
             # Youngest first: a fresh pin at signal time is only sound for old processes.
             new = sorted(
                 (raw for pid, raw in wanted.items() if pid not in self._pins and raw.status != "Z"),
                 key=lambda raw: -raw.create_time,
             )
+            # Counting our FDs lists /proc/self/fd: only when there is something to pin.
+            budget = 0
+            if new:
+                budget = (self._headroom() if self._headroom else 1 << 30) - PIN_RESERVE_FDS
             for raw in new[: max(0, budget)]:
                 self._pin(raw, reread)
             return {pid: pin.number for pid, pin in self._pins.items()}

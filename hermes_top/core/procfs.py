@@ -639,10 +639,28 @@ TCP_LISTEN = 0x0A
 _MAX_TCP_BYTES = 16 << 20
 
 
+def _no_sockets(name: str) -> bool:
+    """True when /proc/net/sockstat{,6} says no TCP socket of that family is in
+    use: listing its table would walk the kernel's whole connection hash (~3.5 ms
+    at 262,144 buckets) to find none. False when it cannot tell."""
+    stat, label = ("sockstat6", b"TCP6:") if name == "tcp6" else ("sockstat", b"TCP:")
+    try:
+        with open(f"{PROC}/net/{stat}", "rb") as f:
+            for line in f:
+                fields = line.split()
+                if fields[:2] == [label, b"inuse"]:
+                    return fields[2] == b"0"
+    except (OSError, IndexError):
+        pass
+    return False
+
+
 def tcp_sockets() -> list[TcpSocket]:
     """TCP sockets of this network namespace (IPv4 and IPv6); [] where unreadable."""
     out: list[TcpSocket] = []
     for name in ("tcp", "tcp6"):
+        if _no_sockets(name):
+            continue
         try:
             with open(f"{PROC}/net/{name}", "rb") as f:
                 data = f.read(_MAX_TCP_BYTES)

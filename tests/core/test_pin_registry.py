@@ -59,3 +59,23 @@ def test_one_poll_tells_which_pidfds_exited(sleepers: list[subprocess.Popen[byte
     finally:
         for fd in fds:
             os.close(fd)
+
+
+def test_our_fds_are_counted_only_when_there_is_something_new_to_pin(
+    sleepers: list[subprocess.Popen[bytes]],
+) -> None:
+    counted: list[int] = []
+
+    def headroom() -> int:
+        counted.append(1)
+        return 1 << 20
+
+    registry = PinRegistry(_open, headroom)
+    table = {p.pid: _raw(p.pid) for p in sleepers}
+    first = dict(list(table.items())[:1])
+    assert set(registry.update(table, first, procfs.read_proc)) == set(first)
+    assert set(registry.update(table, first, procfs.read_proc)) == set(first)
+    assert counted == [1]  # the second tick had nothing new to pin
+    assert set(registry.update(table, table, procfs.read_proc)) == set(table)
+    assert counted == [1, 1]
+    registry.close()
