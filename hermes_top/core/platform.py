@@ -61,10 +61,12 @@ class ProcessTable(Protocol):
         refresh: Iterable[int],
         rolling: int = 0,
         suspect: Callable[[str], bool] | None = None,
+        young: Iterable[int] = (),
     ) -> set[int]:
-        """Drop the gone, read the new, ``refresh`` and the next ``rolling`` of
-        the others; the PIDs read. ``suspect``: the names whose processes the
-        slice reads whole; the others may be read only if their name changed."""
+        """Drop the gone, read the new, ``refresh``, ``young`` and the next
+        ``rolling`` of the others; the PIDs read. ``suspect``: the names whose
+        young or rolled processes are read whole; the others may be read only
+        if their name changed."""
         ...
 
     def close(self) -> None:
@@ -108,11 +110,12 @@ class _PsutilTable:
         refresh: Iterable[int],
         rolling: int = 0,
         suspect: Callable[[str], bool] | None = None,
+        young: Iterable[int] = (),
     ) -> set[int]:
         import psutil
 
         # ``suspect`` is not used: one psutil read gives the name and the rest.
-
+        refresh = {*refresh, *young}
         now = set(psutil.pids())
         for pid in [p for p in self.procs if p not in now]:
             del self.procs[pid]

@@ -427,10 +427,12 @@ class ProcTable:
         refresh: Iterable[int],
         rolling: int = 0,
         suspect: Callable[[str], bool] | None = None,
+        young: Iterable[int] = (),
     ) -> set[int]:
-        """Bring the table up to date; the PIDs read: new ones, ``refresh`` and
-        the next ``rolling`` of the others (of those, with ``suspect``, only the
-        ones whose name it accepts or whose name changed)."""
+        """Bring the table up to date; the PIDs read: new ones, ``refresh``,
+        ``young`` (processes that may still exec) and the next ``rolling`` of the
+        others. With ``suspect`` (the names a Hermes process can have), a young
+        or rolled process whose name it rejects is read only once renamed."""
         if not self.valid:
             return self.read_all()
         self.valid = False
@@ -441,17 +443,18 @@ class ProcTable:
             wanted = self._new_pids(marker)
         self._marker = marker
         refresh = {pid for pid in refresh if pid in self.procs}
-        self._release(refresh)  # no longer watched, or gone from the listing
-        wanted |= refresh
+        young = {pid for pid in young if pid in self.procs}
         self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
-        if suspect is None:
-            wanted |= self.rolled
-        else:
+        plain: set[int] = set()
+        if suspect is not None:
             # A process whose name is no Hermes shape becomes one only by exec,
             # and exec renames it: its comm is read (~35 % cheaper than stat),
             # its stat only when the name changed (or it is gone).
-            quiet = {p for p in self.rolled - wanted if not suspect(self.procs[p].name)}
-            wanted |= (self.rolled - quiet) | _renamed(self.procs, quiet)
+            others = (young | self.rolled) - refresh - wanted
+            plain = {p for p in others if not suspect(self.procs[p].name)}
+        refresh |= young - plain
+        self._release(refresh)  # no longer watched, or gone from the listing
+        wanted |= refresh | (self.rolled - plain) | _renamed(self.procs, plain)
         read = _read_into(self.procs, wanted, self._seen, self._kept)
         self._keep(refresh & read)
         self.valid = True

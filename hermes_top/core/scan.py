@@ -111,7 +111,7 @@ class ScanCache:
             fresh = None
         else:
             fresh = self.reader.update(
-                self.watch | self.young.keys(), self._slice(now), could_be_hermes
+                self.watch, self._slice(now), could_be_hermes, young=self.young.keys()
             )
             if len(fresh) >= len(self.reader.procs):
                 fresh = None  # the table was read whole (a small one, or after a failure)

@@ -244,3 +244,37 @@ def test_the_rolling_slice_reads_a_plain_process_whole_only_once_renamed(
     whole.clear()
     table.update((), rolling=2, suspect=suspect)
     assert sorted(whole) == [60]
+
+
+def test_a_young_plain_process_is_read_whole_only_once_renamed(
+    fake: FakeProc, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = _table(fake, 50, 60, 70)
+    table.keep_max = 0  # every read by path: counted below
+    whole: list[int] = []
+    real = procfs._stat_bytes
+
+    def counted(pid: int) -> bytes | None:
+        whole.append(pid)
+        return real(pid)
+
+    monkeypatch.setattr(procfs, "_stat_bytes", counted)
+
+    def suspect(name: str) -> bool:
+        return name.startswith("python")
+
+    stat = fake.root / "60" / "stat"
+    stat.write_text(stat.read_text().replace("(sleep)", "(python3)"))
+    (fake.root / "60" / "comm").write_text("python3\n")
+    # Young (it may still exec), not watched: 50 is read by its comm only; 60
+    # exec'd; 70 is watched, so read whole whatever its name.
+    read = table.update({70}, young={50, 60}, suspect=suspect)
+    assert sorted(whole) == [60, 70] and read == {60, 70}
+    assert table.procs[60].name == "python3"
+    whole.clear()
+    table.update(set(), young={50, 60}, suspect=suspect)
+    assert whole == [60]  # a young python is read every tick
+    # Without ``suspect`` every young process is read whole, as before.
+    whole.clear()
+    table.update(set(), young={50}, suspect=None)
+    assert whole == [50]
