@@ -44,8 +44,6 @@ class TabSockets:
     """Per dashboard (pid, create time): what its tabs were last seen holding."""
 
     known: dict[tuple[int, float], _Known] = field(default_factory=dict)
-    #: Tabs read since this was made (tests and benchmarks count them).
-    reads: int = 0
 
     def held_below(
         self,
@@ -73,7 +71,6 @@ class TabSockets:
             return peers & seen.held
         held: set[int] = set()
         for pid, _ in tabs:
-            self.reads += 1
             try:
                 held |= socket_inodes(read(pid))
             except Exception:  # gone, denied: it holds nothing we can see
