@@ -16,7 +16,9 @@ htop (``htop -d 10``: 1 s refresh) runs in its own PTY at the same time, same
 load, as the baseline, when it is installed; otherwise that baseline is
 skipped. Target (issue 14): <= 2 % of a core and <= 0.25x htop. Row 5b does
 the same with unrelated sleepers added up to 10,000 processes on the machine
-(target <= 3 %; 30 s, or skipped in a quick run). Peak RSS is VmHWM from
+(target <= 3 %; 30 s, or skipped in a quick run), once they are past a minute
+old too; the 30 s right after they were added (each is young, so read every
+tick) are measured as well and shown in the row's notes. Peak RSS is VmHWM from
 /proc/PID/status at the end of the idle run.
 
 Run alone: ``.venv/bin/python benchmarks/bench_tui.py [--quick]``.
@@ -287,15 +289,22 @@ def _cpu_row(figure: str, idle: IdleRun, limit: float, of_htop: float | None) ->
 MANY_PROCESSES = 10_000
 
 
-def idle_at_many(env: dict[str, str], seconds: float) -> tuple[IdleRun, int, str]:
-    """Row 5b's run: sleepers added up to MANY_PROCESSES; (run, processes, note)."""
+def idle_at_many(env: dict[str, str], seconds: float) -> tuple[IdleRun, IdleRun, int, str]:
+    """Row 5b's runs: sleepers added up to MANY_PROCESSES, then the TUI idle twice:
+    at once (every sleeper is young: a process under ARGV_SETTLE_S may still exec,
+    so it is read every tick) and once every sleeper is past a minute old, as row
+    5's load (the figure). (settled run, run at once, processes, note)."""
     begin = time.perf_counter()
     sleepers = start_sleepers(max(0, MANY_PROCESSES - count_processes()))
     try:
         spawned = time.perf_counter() - begin
+        ready = time.monotonic()
         total = count_processes()
+        at_once = idle_run(env, seconds, 10.0)
+        waited = wait_settled(ready)
         idle = idle_run(env, seconds, 10.0)
-        return idle, total, f"{len(sleepers)} sleepers added in {spawned:.0f} s"
+        note = f"{len(sleepers)} sleepers added in {spawned:.0f} s"
+        return idle, at_once, total, note + (f"; {waited}" if waited else "")
     finally:
         stop_sleepers(sleepers)
 
@@ -370,7 +379,14 @@ def run(quick: bool, load_ready_at: float | None = None) -> list[Row]:
         many_row.measured_text = f"n/a ({many_error})"
     else:
         many_row = _cpu_row(many_fig, many[0], 3.0, None)
-        many_row.notes.append(f"{many[1]:,} processes on the machine ({many[2]})")
+        many_row.notes.append(f"{many[2]:,} processes on the machine ({many[3]})")
+        at_once = many[1]
+        if at_once.tui is not None:
+            many_row.notes.append(
+                f"started right after the sleepers, while they were young: "
+                f"{at_once.tui.pct:.2f} % over {at_once.seconds:.0f} s (windows "
+                f"{', '.join(f'{w:.1f}' for w in at_once.tui.windows)} %)"
+            )
     cpu_row = _cpu_row(cpu_fig, idle, 2.0, 0.25)
     if settled:
         cpu_row.notes.append(settled)

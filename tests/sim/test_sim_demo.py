@@ -48,6 +48,9 @@ def test_demo_no_ui_cleans_up_on_quit(sig: signal.Signals) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # A suite started in the background (`make test &`) has SIGINT ignored,
+        # and a child keeps that: the demo would never see its Ctrl-C.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     REGISTRY.register(demo.pid, "demo")
     assert demo.stdout is not None
