@@ -58,6 +58,12 @@ class FakeProc:
             self.last_pid, self.forks = pid, self.forks + 1
         self.write_counters()
 
+    def rename(self, pid: int, old: str, new: str) -> None:
+        """``pid`` exec's into ``new``: its stat line and its comm say so."""
+        stat = self.root / str(pid) / "stat"
+        stat.write_text(stat.read_text().replace(f"({old})", f"({new})"))
+        (self.root / str(pid) / "comm").write_text(f"{new}\n")
+
     def exit(self, pid: int) -> None:
         d = self.root / str(pid)
         for f in d.iterdir():
@@ -84,6 +90,25 @@ def listings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
 
     monkeypatch.setattr(procfs, "_proc_names", counted)
     yield calls
+
+
+@pytest.fixture
+def whole(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The PIDs whose stat is read by path (a whole read), in order."""
+    reads: list[int] = []
+    real = procfs._stat_bytes
+
+    def counted(pid: int) -> bytes | None:
+        reads.append(pid)
+        return real(pid)
+
+    monkeypatch.setattr(procfs, "_stat_bytes", counted)
+    return reads
+
+
+def _python(name: str) -> bool:
+    """The names the tests' slice reads whole (as ``could_be_hermes`` would)."""
+    return name.startswith("python")
 
 
 def _table(fake: FakeProc, *pids: int) -> ProcTable:
@@ -215,64 +240,37 @@ def test_on_the_real_proc_a_child_is_found_and_its_thread_is_not() -> None:
 
 
 def test_the_rolling_slice_reads_a_plain_process_whole_only_once_renamed(
-    fake: FakeProc, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProc, whole: list[int]
 ) -> None:
     table = _table(fake, 50, 60, 70)
-    (fake.root / "60" / "stat").write_text(
-        (fake.root / "60" / "stat").read_text().replace("(sleep)", "(python3)")
-    )
-    (fake.root / "60" / "comm").write_text("python3\n")
-    whole: list[int] = []
-    real = procfs._stat_bytes
-
-    def counted(pid: int) -> bytes | None:
-        whole.append(pid)
-        return real(pid)
-
-    monkeypatch.setattr(procfs, "_stat_bytes", counted)
+    fake.rename(60, "sleep", "python3")
     fake.exit(70)
-
-    def suspect(name: str) -> bool:
-        return name.startswith("python")
-
-    read = table.update((), rolling=3, suspect=suspect)
+    whole.clear()
+    read = table.update((), rolling=3, suspect=_python)
     # 50 is still `sleep`: its comm says so, its stat is not read. 60 exec'd
     # into python3: read whole. 70 is gone: its stat read says so.
     assert sorted(whole) == [60, 70] and read == {60}
     assert table.procs[60].name == "python3" and set(table.procs) == {50, 60}
     # A suspect name is read whole every time the slice reaches it.
     whole.clear()
-    table.update((), rolling=2, suspect=suspect)
+    table.update((), rolling=2, suspect=_python)
     assert sorted(whole) == [60]
 
 
 def test_a_young_plain_process_is_read_whole_only_once_renamed(
-    fake: FakeProc, monkeypatch: pytest.MonkeyPatch
+    fake: FakeProc, whole: list[int]
 ) -> None:
     table = _table(fake, 50, 60, 70)
     table.keep_max = 0  # every read by path: counted below
-    whole: list[int] = []
-    real = procfs._stat_bytes
-
-    def counted(pid: int) -> bytes | None:
-        whole.append(pid)
-        return real(pid)
-
-    monkeypatch.setattr(procfs, "_stat_bytes", counted)
-
-    def suspect(name: str) -> bool:
-        return name.startswith("python")
-
-    stat = fake.root / "60" / "stat"
-    stat.write_text(stat.read_text().replace("(sleep)", "(python3)"))
-    (fake.root / "60" / "comm").write_text("python3\n")
+    fake.rename(60, "sleep", "python3")
+    whole.clear()
     # Young (it may still exec), not watched: 50 is read by its comm only; 60
     # exec'd; 70 is watched, so read whole whatever its name.
-    read = table.update({70}, young={50, 60}, suspect=suspect)
+    read = table.update({70}, young={50, 60}, suspect=_python)
     assert sorted(whole) == [60, 70] and read == {60, 70}
     assert table.procs[60].name == "python3"
     whole.clear()
-    table.update(set(), young={50, 60}, suspect=suspect)
+    table.update(set(), young={50, 60}, suspect=_python)
     assert whole == [60]  # a young python is read every tick
     # Without ``suspect`` every young process is read whole, as before.
     whole.clear()
