@@ -69,6 +69,16 @@ class ProcessTable(Protocol):
         if their name changed."""
         ...
 
+    def track_execs(self) -> bool:
+        """Have the kernel report each exec from now on, where it can; whether it will."""
+        ...
+
+    @property
+    def execs_tracked(self) -> bool:
+        """Every exec since a whole rolling cycle ago was reported (the rolling
+        pass is then only a backstop)."""
+        ...
+
     def close(self) -> None:
         """Release what the table keeps open between ticks."""
         ...
@@ -123,6 +133,13 @@ class _PsutilTable:
         wanted.update(pid for pid in refresh if pid in now)
         self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
         return self._read_pids(wanted | self.rolled)
+
+    def track_execs(self) -> bool:
+        return False  # no exec events here: the rolling pass finds execs
+
+    @property
+    def execs_tracked(self) -> bool:
+        return False
 
     def close(self) -> None:
         pass  # nothing kept open

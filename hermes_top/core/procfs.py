@@ -12,10 +12,13 @@ import os
 import resource
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from hermes_top.core.escape import escape_control
 from hermes_top.core.rolling import RoundRobin
+
+if TYPE_CHECKING:
+    from hermes_top.core.exec_events import ExecEvents
 
 PROC = "/proc"
 
@@ -404,6 +407,29 @@ class ProcTable:
         #: cheaper than open+read+close. Closed once a PID is no longer refreshed.
         self._kept: dict[int, int] = {}
         self.keep_max = _keep_open_max()
+        #: The kernel's exec events (core/exec_events.py), once ``track_execs``
+        #: opened them; until the cycle in ``_sure_from`` begins they are not
+        #: trusted (none yet, or some were lost).
+        self._execs: ExecEvents | None = None
+        self._sure_from = 0
+        #: The PIDs of ``rolled`` that are there because an exec event named them.
+        self.exec_reported: set[int] = set()
+
+    def track_execs(self) -> bool:
+        """Listen for exec events (root, Linux). Before the first ``read_all``:
+        an exec during it is reported, not missed."""
+        if self._execs is None:
+            from hermes_top.core.exec_events import ExecEvents  # sockets: not for `list`
+
+            self._execs = ExecEvents.open()
+            self._sure_from = self.cycles + 2
+        return self._execs is not None
+
+    @property
+    def execs_tracked(self) -> bool:
+        """Every exec since the rolling cycle before this one began was reported:
+        the rolling pass is then only a backstop (see ScanCache._slice)."""
+        return self._execs is not None and self.cycles >= self._sure_from
 
     @property
     def cycles(self) -> int:
@@ -420,6 +446,9 @@ class ProcTable:
         read = _read_into(procs, (int(name) for name in names if name.isdigit()), seen, self._kept)
         self.procs, self._names, self._seen, self.valid = procs, set(names), seen, True
         self.rolled = set()
+        if self._execs is not None:
+            # Every process was read after the events began: they are enough now.
+            self._sure_from = min(self._sure_from, self.cycles)
         return read
 
     def update(
@@ -445,6 +474,23 @@ class ProcTable:
         refresh = {pid for pid in refresh if pid in self.procs}
         young = {pid for pid in young if pid in self.procs}
         self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
+        self.exec_reported = set()
+        if self._execs is not None:
+            try:
+                execs = self._execs.drain()
+            except OSError:
+                # The socket broke: no events from now on, the full-rate pass again.
+                self._execs.close()
+                self._execs, execs = None, None
+            if execs is None:
+                # Some were lost: trusted again once a whole cycle begun after
+                # now has read every process (the next one but this).
+                self._sure_from = self.cycles + 2
+            else:
+                # Looked at again as a rolled process is: name, and argv if it
+                # can be Hermes (an exec that kept its name changed the argv).
+                self.exec_reported = {pid for pid in execs if pid in self.procs}
+                self.rolled |= self.exec_reported
         plain: set[int] = set()
         if suspect is not None:
             # A process whose name is no Hermes shape becomes one only by exec,
@@ -512,8 +558,12 @@ class ProcTable:
         return frozenset(self._kept)
 
     def close(self) -> None:
-        """Close the kept stat files (the table can still be used: by path)."""
+        """Close the kept stat files (the table can still be used: by path) and
+        stop listening for exec events."""
         self._release(set())
+        if self._execs is not None:
+            self._execs.close()
+            self._execs = None
 
 
 def read_cmdline(pid: int) -> tuple[str, ...] | None:

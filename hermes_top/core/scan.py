@@ -49,6 +49,9 @@ ARGV_SETTLE_S = 10.0
 #: FULL_PASS_S (20 s at 10,000), so the cost follows the Hermes processes.
 FULL_PASS_S = 5.0
 MAX_ROLLING_PER_S = 500.0
+#: The rolling pass while the kernel reports every exec (core/exec_events.py):
+#: only a backstop then, for what no event tells (an argv rewritten in place).
+BACKSTOP_PASS_S = 60.0
 #: At most this many processes below Hermes ones are shown (a fork bomb below a
 #: worker must not make every scan unbounded).
 MAX_DESCENDANTS = 4096
@@ -96,6 +99,8 @@ class ScanCache:
     tick_at: float = float("-inf")
     rolling_per_s: float = MAX_ROLLING_PER_S
     pruned_cycle: int = 0
+    #: Listen for the kernel's exec events where it allows (root, Linux).
+    exec_events: bool = True
 
     def next_table(
         self, platform: Platform, now: float
@@ -104,6 +109,8 @@ class ScanCache:
         pass, every process was read)."""
         if self.reader is None:
             self.reader = platform.process_table()
+            if self.incremental and self.exec_events:
+                self.reader.track_execs()  # before the first read: no exec is missed
         fresh: set[int] | None
         if not self.incremental or self.full_at == float("-inf"):
             self.reader.read_all()
@@ -131,11 +138,13 @@ class ScanCache:
 
     def _slice(self, now: float) -> int:
         """How many of the other processes this tick reads again: all of them
-        once per FULL_PASS_S, never more than ``rolling_per_s`` a second."""
+        once per FULL_PASS_S (BACKSTOP_PASS_S while every exec is reported),
+        never more than ``rolling_per_s`` a second."""
         assert self.reader is not None
-        elapsed = min(max(now - self.tick_at, 0.0), FULL_PASS_S)
+        period = BACKSTOP_PASS_S if self.reader.execs_tracked else FULL_PASS_S
+        elapsed = min(max(now - self.tick_at, 0.0), period)
         count = len(self.reader.procs)
-        rate = min(count / FULL_PASS_S, self.rolling_per_s)
+        rate = min(count / period, self.rolling_per_s)
         return math.ceil(rate * elapsed)
 
     def cycle_done(self) -> bool:

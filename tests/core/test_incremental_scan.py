@@ -5,6 +5,7 @@ nor an orphan look live for longer than a tick)."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import time
@@ -13,17 +14,32 @@ from pathlib import Path
 import pytest
 
 from hermes_top.core.engine import Core
+from hermes_top.core.exec_events import ExecEvents
 from hermes_top.core.journal import Journal
 from hermes_top.core.model import State
 from hermes_top.core.platform import LinuxPlatform
 from hermes_top.core.rules import ABANDON_MIN_AGE_S
-from hermes_top.core.scan import FULL_PASS_S
+from hermes_top.core.scan import BACKSTOP_PASS_S, FULL_PASS_S
 from hermes_top.sim import Simulation
 from hermes_top.sim.tracking import start_ticks
 from tests.core.helpers import sim_env
 from tests.harness import REGISTRY, kill_exact
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="needs /proc")
+
+
+@pytest.fixture(autouse=True, params=["events", "rolling"])
+def exec_events(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test twice: with the kernel's exec events (root) and with the rolling
+    pass alone (what a user without them, and macOS, gets)."""
+    if request.param == "rolling":
+        monkeypatch.setattr(ExecEvents, "open", classmethod(lambda cls: None))
+    else:
+        probe = ExecEvents.open()
+        if probe is None:
+            pytest.skip("no exec events here (they need root and the host's namespaces)")
+        probe.close()
+    return str(request.param)
 
 
 def _cores(
@@ -81,10 +97,11 @@ def test_a_parent_that_dies_between_ticks_is_seen_at_once(sim: Simulation, tmp_p
 
 
 def test_an_old_process_that_execs_into_a_worker_shows_within_a_full_pass(
-    sim: Simulation, tmp_path: Path
+    sim: Simulation, tmp_path: Path, exec_events: str
 ) -> None:
     """A process already in the cache as "not Hermes" that exec's into a worker's
-    argv is only read again at the next full pass: it shows up then."""
+    argv is only read again at the next full pass: it shows up then -- or at
+    the next tick, with no rolling pass at all, when the kernel reports execs."""
     d = sim.start_dashboard(port=9372)
     argv = [sim.python, "-m", "tui_gateway.slash_worker", "--session-key", "20260101_000000_abcdef"]
     proc, start = _execs_when_told(sim, sys.executable, argv)
@@ -92,6 +109,10 @@ def test_an_old_process_that_execs_into_a_worker_shows_within_a_full_pass(
     tick, full = _cores(sim, tmp_path, now)
     try:
         assert proc.pid not in _states(tick)
+        assert tick._cache.reader is not None
+        assert tick._cache.reader.execs_tracked is (exec_events == "events")
+        if exec_events == "events":
+            tick._cache.rolling_per_s = 0.0  # only the exec event can tell
         assert proc.stdin is not None
         proc.stdin.write(b"go\n")
         proc.stdin.flush()
@@ -106,6 +127,8 @@ def test_an_old_process_that_execs_into_a_worker_shows_within_a_full_pass(
                 seen_at = step
                 break
         assert seen_at is not None and seen_at <= FULL_PASS_S, seen_at
+        if exec_events == "events":
+            assert seen_at == 1
     finally:
         tick.close()
         full.close()
@@ -160,16 +183,20 @@ def test_a_tick_reads_at_most_its_rolling_slice_of_the_others(
         assert cache.reader is not None
         cache.rolling_per_s = 7.0
         total = len(cache.reader.procs)
+        period = BACKSTOP_PASS_S if cache.reader.execs_tracked else FULL_PASS_S
+        per_tick = math.ceil(min(total / period, 7.0))  # one tick a second
         rolled: set[int] = set()
         for _ in range(3):
             now[0] += 1.0
             _states(tick)
-            assert len(cache.reader.rolled) <= 7
-            rolled |= cache.reader.rolled
-        assert len(rolled) == min(21, total)
-        cache.rolling_per_s = float(total)  # a cycle within FULL_PASS_S again
+            # An exec anywhere on the machine is read too: it is not the slice.
+            sliced = cache.reader.rolled - getattr(cache.reader, "exec_reported", set())
+            assert len(sliced) <= per_tick
+            rolled |= sliced
+        assert len(rolled) == min(3 * per_tick, total)
+        cache.rolling_per_s = float(total)  # a cycle within its period again
         before = cache.reader.cycles
-        for _ in range(int(FULL_PASS_S) + 1):
+        for _ in range(int(period) + 1):
             now[0] += 1.0
             assert _states(tick) == _states(full)
             rolled |= cache.reader.rolled
