@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from hermes_top.core.model import HOST_ROLES, ProcessInfo, Role, Snapshot, State
 
@@ -57,6 +58,11 @@ SORT_COLUMNS: dict[str, tuple[Value, bool]] = {
 }
 SORT_ORDER = tuple(SORT_COLUMNS)
 
+
+def _pid(p: ProcessInfo) -> int:
+    return p.pid
+
+
 ROLE_SHORT = {
     Role.DASHBOARD: "dash",
     Role.GATEWAY: "gateway",
@@ -94,9 +100,12 @@ class Sort:
         items = list(procs)
         if len(items) < 2:
             return items  # most tree nodes have no child or one: nothing to sort
-        value = SORT_COLUMNS.get(self.column, SORT_COLUMNS["pid"])[0]
+        if self.column not in SORT_COLUMNS or self.column == "pid":
+            # PIDs are unique and never None: one sort, no ties to break.
+            return sorted(items, key=_pid, reverse=self.descending)
+        value = SORT_COLUMNS[self.column][0]
         cpu = cpu or {}
-        by_pid = sorted(items, key=lambda p: p.pid)
+        by_pid = sorted(items, key=_pid)
         keyed = [(value(p, cpu), p) for p in by_pid]
         known = [(v, p) for v, p in keyed if v is not None]
         # reverse=True keeps equal values in pid order (Python's sort is stable both ways).
@@ -104,9 +113,10 @@ class Sort:
         return [p for _, p in known] + [p for v, p in keyed if v is None]
 
 
-@dataclass(frozen=True)
-class Row:
-    """One table row: a process, or a group header (``proc`` is None)."""
+class Row(NamedTuple):
+    """One table row: a process, or a group header (``proc`` is None). A named
+    tuple: the tree makes one per shown row per tick, ~4x cheaper than a frozen
+    dataclass."""
 
     key: str
     proc: ProcessInfo | None
@@ -116,7 +126,7 @@ class Row:
     has_children: bool
     collapsed: bool
     #: Number of processes under a group row (shown in its label).
-    count: int = 0
+    group_size: int = 0
     #: The state a group row gathers (LIVE for the live tree's header).
     group: State | None = None
     #: Pids shown under a group row (the filter applied), parents first (what ``c`` tags).

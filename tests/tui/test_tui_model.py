@@ -51,7 +51,7 @@ def test_problems_come_first_then_the_live_tree() -> None:
     assert live[0] == "4100" and "4119" not in live and "4140" not in live
     assert {"4160", "4170"}.isdisjoint(live)
     by_key = {r.key: r for r in rows}
-    assert by_key[groups[0]].count == 5 and by_key[groups[0]].members[:2] == (3001, 3004)
+    assert by_key[groups[0]].group_size == 5 and by_key[groups[0]].members[:2] == (3001, 3004)
     assert by_key["3004"].guide == "│  └─ " and by_key["4126"].guide == "│           └─ "
     # Every process is shown exactly once.
     shown = [r.pid for r in rows if r.pid is not None]

@@ -153,7 +153,7 @@ def row_sources(
     cell. Cheap to build and compare, so rows that did not change cost no Rich text."""
     proc = row.proc
     if proc is None:
-        group = (row.group, row.collapsed, row.count)
+        group = (row.group, row.collapsed, row.group_size)
         return tuple(group if k in ("state", "command") else None for k in keys)
     by_column = {
         "pid": tagged,
@@ -225,7 +225,7 @@ def _command(row: Row, width: int) -> Text:
     if proc is None:
         state = row.group or State.ORPHAN
         label = Text(" " + fold, style="bold")
-        label.append(f"{row.count} · {GROUP_HINT[state]}", style="bold")
+        label.append(f"{row.group_size} · {GROUP_HINT[state]}", style="bold")
         label.truncate(width, overflow="ellipsis")
         return label
     style = STATE_STYLE[proc.state] if proc.state is not State.LIVE else ""

@@ -12,7 +12,7 @@ narrow terminal cuts the least useful end.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from rich.text import Text
 from textual.widgets import Static
@@ -21,7 +21,7 @@ from hermes_top.core.model import DashboardInfo, Remedy, Snapshot, State
 from hermes_top.core.problems import FdLevel, dashboard_problem, fd_level, remedy_problem
 from hermes_top.tui.styles import DASHBOARD_MARK, PAUSED_MARK, STATE_STYLE, TAG_STYLE
 from hermes_top.view.format import format_bytes
-from hermes_top.view.history import FdHistory, sparkline
+from hermes_top.view.history import FdHistory, Trend, sparkline
 from hermes_top.view.tree import ACT_STATES, Sort
 
 #: Near-limit levels (judged by core.problems): a word as well as a colour, for NO_COLOR.
@@ -113,21 +113,25 @@ def remedy_text(info: DashboardInfo, *, compact: bool = False) -> Text:
     return Text(f"{needs}{info.remedy.value}: {key}", style=REMEDY_STYLE)
 
 
-def trend_text(info: DashboardInfo, history: FdHistory) -> Text:
-    trend = history.trend(info.pid, info.limits.soft)
+def trend_is_urgent(trend: Trend) -> bool:
+    """Under an hour to the limit: drawn bold."""
+    return trend.seconds_left is not None and trend.seconds_left < 3600
+
+
+def trend_text(trend: Trend) -> Text:
     out = Text(trend.describe())
-    if trend.seconds_left is not None and trend.seconds_left < 3600:
+    if trend_is_urgent(trend):
         out.stylize("bold")
     return out
 
 
-def compact_line(info: DashboardInfo, history: FdHistory, width: int) -> Text:
+def compact_line(info: DashboardInfo, trend: Trend, width: int) -> Text:
     """One line: pid, gauge, FDs, level, remedy, then where and the trend if they fit."""
     gauge_width = GAUGE_WIDTH if width >= 100 else GAUGE_WIDTH - 4
     segments = [title_and_gauge(info, compact=True, gauge_width=gauge_width)]
     if info.remedy is not Remedy.NONE:
         segments.append(remedy_text(info, compact=True))
-    segments += [where(info, compact=True), trend_text(info, history)]
+    segments += [where(info, compact=True), trend_text(trend)]
     lines = flow(segments, width)
     line = lines[0]
     if len(lines) > 1:  # the rest did not fit: say so
@@ -145,27 +149,43 @@ def states_by_dashboard(snapshot: Snapshot) -> dict[int, Counter[State]]:
     return out
 
 
+#: The states a dashboard's block counts, in order. No orphan count: an orphan
+#: has, by definition, no dashboard above it.
+COUNTED = (State.LIVE, State.PARKED, State.ABANDONED, State.STALE, State.ZOMBIE)
+#: DashboardInfo fields no header line shows (RSS is shown rounded: its text is
+#: in the key instead). Every other field is in a block's key, new ones too.
+NOT_SHOWN = frozenset({"sessions", "fd_budget", "rss_bytes"})
+_SHOWN = tuple(f.name for f in fields(DashboardInfo) if f.name not in NOT_SHOWN)
+BlockKey = tuple[object, ...]
+
+
+def rss_text(info: DashboardInfo) -> str:
+    return f"RSS {format_bytes(info.rss_bytes)}" if info.rss_bytes else ""
+
+
+def block_key(
+    info: DashboardInfo, counted: tuple[int, ...], spark: str, trend: Trend, width: int
+) -> BlockKey:
+    """Everything a dashboard's lines are drawn from: equal keys, equal lines."""
+    shown = tuple(getattr(info, name) for name in _SHOWN)
+    trend_shown = (trend.describe(), trend_is_urgent(trend))
+    return shown, rss_text(info), counted, spark, trend_shown, width
+
+
 def full_block(
-    snapshot: Snapshot,
-    info: DashboardInfo,
-    history: FdHistory,
-    width: int,
-    states: Counter[State] | None = None,
+    info: DashboardInfo, counted: tuple[int, ...], spark: str, trend: Trend, width: int
 ) -> list[Text]:
+    """Up to three lines; ``counted``: how many below it are in each COUNTED state."""
     limit = Text(f"limit: {info.limits.label}")
     if info.limits.inferred:
         limit.stylize("italic")
     counts = Text()
-    if states is None:
-        states = states_by_dashboard(snapshot)[info.pid]
-    # No orphan count here: an orphan has, by definition, no dashboard above it.
-    for state in (State.LIVE, State.PARKED, State.ABANDONED, State.STALE, State.ZOMBIE):
-        n = states[state]
+    for state, n in zip(COUNTED, counted, strict=True):
         if n or state is State.LIVE:
             if counts:
                 counts.append(" ")
             counts.append(f"{n} {state.value}", style=STATE_STYLE[state] if n else "dim")
-    rss = Text(f"RSS {format_bytes(info.rss_bytes)}" if info.rss_bytes else "")
+    rss = Text(rss_text(info))
     lines = flow([title_and_gauge(info, compact=False), limit, counts], width)
     if info.remedy is not Remedy.NONE:
         remedy = Text("  ")
@@ -177,10 +197,10 @@ def full_block(
     frees = Text(f"a reap frees {approx}{info.reclaimable_fds} FDs, a restart {info.restart_frees}")
     if info.reclaimable_fds or info.restart_frees:
         frees.stylize("bold")
-    hist = Text(sparkline(history.values(info.pid), SPARK_WIDTH), style="cyan")
+    hist = Text(spark, style="cyan")
     if len(hist):
         hist.append(" ")
-    hist.append_text(trend_text(info, history))
+    hist.append_text(trend_text(trend))
     lines += flow([Text("  ") + frees, rss, hist], width)
     return lines
 
@@ -246,6 +266,9 @@ class HeaderStrip(Static):
         super().__init__("", **kwargs)  # type: ignore[arg-type]
         self._last: Text | None = None
         self._height = 0
+        #: (dashboard pid, compact) -> (key, lines): blocks are rebuilt only when
+        #: what they show changed (Rich text for four dashboards is ~1 ms a tick).
+        self._blocks: dict[tuple[int, bool], tuple[BlockKey, list[Text]]] = {}
 
     def show(
         self,
@@ -259,16 +282,7 @@ class HeaderStrip(Static):
         usable = max(width - 2, 20)
         lines: list[Text] = []
         if snapshot is not None:
-            dashboards = in_trouble_first(snapshot)
-            states = states_by_dashboard(snapshot)
-            blocks = [
-                full_block(snapshot, d, history, usable, states.get(d.pid, Counter()))
-                for d in dashboards
-            ]
-            if sum(len(b) for b in blocks) + 1 <= height // 4:
-                lines = [line for block in blocks for line in block]
-            else:
-                lines = [compact_line(d, history, usable) for d in dashboards]
+            lines = dashboard_lines(snapshot, history, usable, height, self._blocks)
         status_text = status_line(title, snapshot, status)
         status_text.truncate(usable, overflow="ellipsis")
         lines.append(status_text)
@@ -280,3 +294,44 @@ class HeaderStrip(Static):
             # which would re-lay and repaint the whole screen.
             self.update(text, layout=len(lines) != self._height)
             self._height = len(lines)
+
+
+def dashboard_lines(
+    snapshot: Snapshot,
+    history: FdHistory,
+    width: int,
+    height: int,
+    memo: dict[tuple[int, bool], tuple[BlockKey, list[Text]]] | None = None,
+) -> list[Text]:
+    """Each dashboard's block, or one line each when the blocks would take more
+    than a quarter of ``height``. ``memo`` keeps lines whose key did not change."""
+    memo = {} if memo is None else memo
+    states = states_by_dashboard(snapshot)
+    inputs = []
+    for d in in_trouble_first(snapshot):
+        counted = tuple(states[d.pid][state] for state in COUNTED) if d.pid in states else (0,) * 5
+        spark = sparkline(history.values(d.pid), SPARK_WIDTH)
+        trend = history.trend(d.pid, d.limits.soft)
+        inputs.append((d, counted, spark, trend, block_key(d, counted, spark, trend, width)))
+
+    def lines_of(compact: bool) -> list[list[Text]]:
+        out = []
+        for d, counted, spark, trend, key in inputs:
+            cached = memo.get((d.pid, compact))
+            if cached is None or cached[0] != key:
+                made = (
+                    [compact_line(d, trend, width)]
+                    if compact
+                    else full_block(d, counted, spark, trend, width)
+                )
+                cached = memo[(d.pid, compact)] = (key, made)
+            out.append(cached[1])
+        return out
+
+    blocks = lines_of(False)
+    if sum(len(b) for b in blocks) + 1 > height // 4:
+        blocks = lines_of(True)
+    shown = {d.pid for d, *_ in inputs}
+    for gone in [k for k in memo if k[0] not in shown]:
+        del memo[gone]
+    return [line for block in blocks for line in block]
