@@ -105,15 +105,12 @@ def collect_evidence(
             children.setdefault(c.raw.ppid, []).append(c)
     out: dict[int, DashboardEvidence] = {}
     alive = []
+    judged = []
     for dash in dashboards:
         pid, key = dash.raw.pid, (dash.raw.pid, dash.raw.create_time)
         alive.append(key)
         kids = children.get(pid, [])
         workers = [c for c in kids if c.role is Role.SLASH_WORKER]
-        # Ask the dashboard only when there is something to judge.
-        ask = any(c.role is Role.TUI for c in kids) or any(
-            now - c.raw.create_time >= ABANDON_MIN_AGE_S for c in workers
-        )
         if not cache.fresh(cache.connections, key, now):
             ports, browsers = _connections(
                 platform, cache, sockets, key, members.get(pid, ()), found, now
@@ -126,12 +123,19 @@ def collect_evidence(
             ports = (dash.match.port,)
         if key not in cache.environ:
             cache.environ[key] = platform.environ(pid)
+        # Ask the dashboard only when there is something to judge.
+        ask = any(c.role is Role.TUI for c in kids) or any(
+            now - c.raw.create_time >= ABANDON_MIN_AGE_S for c in workers
+        )
         if not ask:
             version = cache.evidence.versions.get(key) or ev_mod.hermes_version(dash.argv)
             cache.evidence.versions.setdefault(key, version)
             out[pid] = DashboardEvidence(version, facts_for(version), ports, browsers)
             continue
-        out[pid] = ev_mod.gather(
+        judged.append((dash, key, ports, browsers, workers))
+    ev_mod.ask_due(cache.evidence, [(key, d.argv, ports) for d, key, ports, *_ in judged], now)
+    for dash, key, ports, browsers, workers in judged:
+        out[dash.raw.pid] = ev_mod.gather(
             cache.evidence,
             key,
             argv=dash.argv,
@@ -143,6 +147,7 @@ def collect_evidence(
             environ=cache.environ[key],
             now=now,
         )
+    out = {d.raw.pid: out[d.raw.pid] for d in dashboards}  # in the dashboards' order
     cache.evidence.prune(alive)
     cache.tab_sockets.forget_except(alive)
     keep = set(alive)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import os
 import pwd
 import stat
-from collections.abc import Callable, Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -145,15 +146,57 @@ def gather(
     environ: Mapping[str, str] | None,
     now: float,
 ) -> DashboardEvidence:
-    if key not in cache.versions:
-        cache.versions[key] = hermes_version(argv) or _status_version(ports)
-    version = cache.versions[key]
+    version = _version(cache, key, argv, ports)
     facts = facts_for(version)
     sessions, note = _sessions(cache, key, ports, now) if facts.lists_sessions else (None, "")
     if not facts.lists_sessions:
         note = f"hermes-agent {version} has no session list"
     ended = _ended(cache, key, _state_db(environ, uid, profile), tuple(worker_keys), now)
     return DashboardEvidence(version, facts, ports, browser_connections, sessions, note, ended)
+
+
+def ask_due(
+    cache: EvidenceCache,
+    dashboards: Sequence[tuple[_Key, tuple[str, ...], tuple[int, ...]]],
+    now: float,
+) -> None:
+    """Ask every dashboard in ``dashboards`` (key, argv, ports) whose version or
+    session list is due, each in its own thread: a scan waits for the slowest
+    dashboard, not for the sum of them (`list` with four: ~10 ms less). What they
+    answer is cached as ``gather`` would cache it; ``gather`` then finds it fresh."""
+    due = [d for d in dashboards if _due(cache, d[0], now)]
+    if len(due) < 2:
+        return  # ``gather`` asks a lone one itself
+    failed: list[BaseException] = []
+
+    def ask(key: _Key, argv: tuple[str, ...], ports: tuple[int, ...]) -> None:
+        try:
+            if facts_for(_version(cache, key, argv, ports)).lists_sessions:
+                _sessions(cache, key, ports, now)
+        except BaseException as err:  # raised again below, in the scan's thread
+            failed.append(err)
+
+    # Each thread writes only its own dashboard's entries in the cache.
+    threads = [threading.Thread(target=ask, args=d, name="hermes-top-ask") for d in due]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failed:
+        raise failed[0]
+
+
+def _due(cache: EvidenceCache, key: _Key, now: float) -> bool:
+    cached = cache.sessions.get(key)
+    return key not in cache.versions or cached is None or now - cached[0] >= EVIDENCE_TTL_S
+
+
+def _version(
+    cache: EvidenceCache, key: _Key, argv: tuple[str, ...], ports: tuple[int, ...]
+) -> str | None:
+    if key not in cache.versions:
+        cache.versions[key] = hermes_version(argv) or _status_version(ports)
+    return cache.versions[key]
 
 
 def _status_version(ports: tuple[int, ...]) -> str | None:
