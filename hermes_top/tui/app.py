@@ -252,11 +252,13 @@ def run_app(
     """
     if first_scan is None:
         first_scan = scan_in_background(core)
-    HermesTopApp(
+    app = HermesTopApp(
         core,
         interval_s=interval_s,
         readonly=readonly,
         title=title,
         clock=clock,
         first_scan=first_scan,
-    ).run()
+    )
+    app.settles_collector = True  # this process is the app's: see refresh.settle_collector
+    app.run()

@@ -5,6 +5,7 @@ that finishes meanwhile is kept and applied when the dialog closes."""
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from concurrent.futures import Future
 
@@ -15,6 +16,11 @@ from textual.timer import Timer
 from hermes_top.core.engine import CoreAPI
 from hermes_top.core.model import ProcessInfo, Snapshot
 from hermes_top.view.history import FdHistory
+
+#: Allocations between young-generation collections once the first snapshot is
+#: shown (Python's default is 700: a 1 s tick at 1,300 processes made ~75 a
+#: minute, ~0.5 ms each, and a full collection walked the app's 70,000 objects).
+GC_YOUNG_THRESHOLD = 20_000
 
 
 class RefreshLoop(App[None]):
@@ -32,6 +38,8 @@ class RefreshLoop(App[None]):
     _scanning: bool
     _timer: Timer | None
     _first_scan: Future[Snapshot] | None
+    #: Set by run_app (a real run, not a test's app): see settle_collector.
+    settles_collector = False
 
     def refresh_view(self) -> None:
         raise NotImplementedError
@@ -117,8 +125,21 @@ class RefreshLoop(App[None]):
                 del self.tagged[pid]
         self.forget_breakdown()
         self.refresh_view()
+        if self.scan_count == 1 and self.settles_collector:
+            settle_collector()
 
     def _apply_pending(self) -> None:
         if self._pending is not None and not self.frozen:
             pending, self._pending = self._pending, None
             self.apply_snapshot(pending)
+
+
+def settle_collector() -> None:
+    """After the first paint: what exists now (Textual, the app, its widgets)
+    lives as long as the app, so the cyclic collector stops walking it
+    (``gc.freeze``), and young objects are collected in larger batches. Memory
+    is still freed by reference counting as it is now; only cycles wait longer.
+    Idle cost at 1,300 processes: ~1.8 ms of collection a second -> ~0.5."""
+    gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, older, oldest)
