@@ -479,8 +479,15 @@ def build_snapshot(
         infos[pid] = frozen_record(
             ProcessInfo,
             {
-                "identity": Identity(
-                    raw.pid, raw.create_time, raw.uid, cand.argv, pins.get(pid, 0)
+                "identity": frozen_record(
+                    Identity,
+                    {
+                        "pid": raw.pid,
+                        "create_time": raw.create_time,
+                        "uid": raw.uid,
+                        "cmdline": cand.argv,
+                        "pin": pins.get(pid, 0),
+                    },
                 ),
                 "ppid": raw.ppid,
                 "role": cand.role,

@@ -67,6 +67,12 @@ def test_every_record_of_a_scan_is_what_init_builds(sim: Simulation) -> None:
         core.close()
     assert len(snap.processes) >= 3
     names = {f.name for f in dataclasses.fields(ProcessInfo)}
+    identity_names = {f.name for f in dataclasses.fields(Identity)}
+    assert not hasattr(Identity, "__post_init__") and not hasattr(Identity, "__slots__")
     for proc in snap.processes:
         assert set(vars(proc)) == names
         assert proc == ProcessInfo(**{name: getattr(proc, name) for name in names})
+        # The identity inside is built the same way: it is what a signal is checked against.
+        assert set(vars(proc.identity)) == identity_names
+        assert proc.identity == Identity(**vars(proc.identity))
+        assert hash(proc.identity) == hash(Identity(**vars(proc.identity)))
