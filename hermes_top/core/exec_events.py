@@ -7,12 +7,18 @@ FULL_PASS_S (core/scan.py). The connector (``NETLINK_CONNECTOR``,
 scan reads just those and the rolling pass becomes a slow backstop.
 
 Trust, in order: the connector may be missing or refused (not root, another
-network namespace) -- then there are no events; its PIDs may be another PID
-namespace's -- a self-test at open (a child of ours must be reported under the
-PID we know) catches that; events can be dropped when the socket's queue fills
-(a fork storm) -- the kernel then fails the next receive with ENOBUFS, and
-``drain`` answers None: "not sure", so the scan falls back to the full-rate
-rolling pass until a whole cycle has read every process again.
+network namespace) -- then there are no events; its PIDs are the initial PID
+namespace's -- so we must be in it (its inode is fixed), and a self-test at
+open (a child of ours must be reported under the PID we know) checks the
+rest; events can be dropped when the socket's queue fills (a fork storm) --
+the kernel then fails the next receive with ENOBUFS, and ``drain`` answers
+None: "not sure", so the scan falls back to the full-rate rolling pass until a
+whole cycle has read every process again. Events can also stop without a word
+(before Linux 6.6 another root program's "ignore" can switch them off for
+all): every HEARTBEAT_S a drain runs the self-test's child again, and when its
+exec is not reported the events are closed for good (the rolling pass again).
+A single event the kernel fails to allocate is lost silently: the slow
+rolling pass (core/scan.BACKSTOP_PASS_S) is there for that.
 
 A classic BPF filter keeps fork and exit events (most of them) in the kernel.
 """
@@ -44,8 +50,27 @@ _EVENT = struct.Struct("=IIQii")
 RCVBUF = 256 * 1024
 #: How long open() waits for its own child's exec to be reported.
 SELF_TEST_S = 1.0
-#: A program every Linux has; the self-test runs it once.
+#: A program every Linux has; the self-test and the heartbeat run it.
 _TRUE = ("/bin/true", "/usr/bin/true")
+#: How often a drain checks that events still flow (one /bin/true, ~1 ms).
+HEARTBEAT_S = 5.0
+#: /proc/self/ns/pid of the initial PID namespace (PROC_PID_INIT_INO): the
+#: connector names processes by their PIDs there.
+_INIT_PID_NS = 0xEFFFFFFC
+#: Set in a process that must not listen (a forked first scan: see refuse_here).
+_refused = False
+
+
+def refuse_here() -> None:
+    """This process never opens events (a short-lived forked child: its socket
+    and self-test would be thrown away with it)."""
+    global _refused
+    _refused = True
+
+
+class EventsStopped(OSError):
+    """The heartbeat's exec was not reported: events no longer flow (an OSError:
+    the socket stopped delivering, as a broken one would)."""
 
 
 def _bpf_keep_execs() -> bytes:
@@ -81,10 +106,15 @@ class ExecEvents:
         self._filter = array.array("B", _bpf_keep_execs())  # kept alive while attached
         #: Messages received so far (each is one receive call: what a tick pays).
         self.received = 0
+        self._poll = select.poll()  # not select(): our FD can be past 1024
+        self._poll.register(sock, select.POLLIN)
+        self._beat_at = time.monotonic()
 
     @classmethod
     def open(cls) -> ExecEvents | None:
         """Listening and self-tested, or None where events cannot be trusted."""
+        if _refused or not _in_initial_pid_namespace():
+            return None
         try:
             sock = socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, _NETLINK_CONNECTOR)
         except (OSError, AttributeError):
@@ -98,8 +128,9 @@ class ExecEvents:
             sock.send(_message(_MCAST_LISTEN))
             if events._self_test():
                 return events
-        except OSError:
-            pass  # EPERM (not root), EPROTONOSUPPORT, another namespace ...
+            events._ignore()
+        except Exception:  # EPERM (not root), EPROTONOSUPPORT, no /bin/true ...
+            pass  # no events: the rolling pass finds execs, as without them
         sock.close()
         return None
 
@@ -116,14 +147,12 @@ class ExecEvents:
     def _self_test(self) -> bool:
         """Our own child's exec is reported under the PID fork gave us: the
         events speak of the PIDs /proc shows (the same PID namespace)."""
-        program = next((p for p in _TRUE if os.access(p, os.X_OK)), None)
-        if program is None:
+        child = _run_true()
+        if child is None:
             return False
-        child = os.posix_spawn(program, [program], {})
-        os.waitpid(child, 0)
         deadline = time.monotonic() + SELF_TEST_S
         while (left := deadline - time.monotonic()) > 0:
-            select.select([self._sock], [], [], left)
+            self._poll.poll(left * 1000)
             got = self._receive()
             if got is None:
                 return False
@@ -133,8 +162,16 @@ class ExecEvents:
 
     def drain(self) -> set[int] | None:
         """PIDs (thread group leaders) that exec'd or renamed themselves since
-        the last drain; None when some events were lost (see the module)."""
-        return self._receive()
+        the last drain; None when some events were lost (see the module).
+        Raises EventsStopped when the heartbeat's exec was not reported."""
+        beat = None
+        if time.monotonic() - self._beat_at >= HEARTBEAT_S:
+            self._beat_at = time.monotonic()
+            beat = _run_true()  # its exec is queued before it can be waited for
+        got = self._receive()
+        if beat is not None and got is not None and beat not in got:
+            raise EventsStopped(f"the exec of our own child {beat} was not reported")
+        return got
 
     def _receive(self) -> set[int] | None:
         out: set[int] = set()
@@ -164,9 +201,32 @@ class ExecEvents:
             except (BlockingIOError, OSError):
                 return
 
-    def close(self) -> None:
+    def _ignore(self) -> None:
         try:
             self._sock.send(_message(_MCAST_IGNORE))
         except OSError:
             pass
+
+    def close(self) -> None:
+        self._ignore()
         self._sock.close()
+
+
+def _in_initial_pid_namespace() -> bool:
+    try:
+        return os.stat("/proc/self/ns/pid").st_ino == _INIT_PID_NS
+    except OSError:
+        return False
+
+
+def _run_true() -> int | None:
+    """Run /bin/true and wait for it; its PID (None if it cannot be run)."""
+    program = next((p for p in _TRUE if os.access(p, os.X_OK)), None)
+    if program is None:
+        return None
+    try:
+        child = os.posix_spawn(program, [program], {})
+    except OSError:
+        return None
+    os.waitpid(child, 0)
+    return child

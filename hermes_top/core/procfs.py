@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import resource
+import time
 from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
@@ -239,6 +240,10 @@ def pid_marker() -> PidMarker | None:
 #: created since the last tick; past that /proc is listed (~1 ms per 1,000
 #: processes: at 10,000 it was most of an idle tick).
 PROBE_MAX = 256
+#: A tick with new tasks lists /proc when it was last listed this long ago
+#: (seconds), even where probing would do: the rolling cycle, the other
+#: reason to list, can be a minute long (core/exec_events.py).
+RELIST_S = 5.0
 
 
 def allocated_between(before: PidMarker, after: PidMarker) -> range | None:
@@ -398,8 +403,9 @@ class ProcTable:
         self._seen: dict[int, tuple[bytes, RawProc]] = {}
         self._rolling = RoundRobin()
         self._marker: PidMarker | None = None
-        #: The rolling cycle /proc was last listed in (see ``_new_pids``).
+        #: The rolling cycle /proc was last listed in, and when (see ``_new_pids``).
         self._listed_cycle = -1
+        self._listed_at = float("-inf")
         #: The PIDs the last ``update`` read as its rolling slice.
         self.rolled: set[int] = set()
         #: PID -> open /proc/PID/stat of the processes ``update`` refreshes every
@@ -440,7 +446,7 @@ class ProcTable:
         self.valid = False
         self._marker = pid_marker()
         names = _proc_names()
-        self._listed_cycle = self.cycles
+        self._listed_cycle, self._listed_at = self.cycles, time.monotonic()
         procs: dict[int, RawProc] = {}
         seen: dict[int, tuple[bytes, RawProc]] = {}
         read = _read_into(procs, (int(name) for name in names if name.isdigit()), seen, self._kept)
@@ -479,7 +485,8 @@ class ProcTable:
             try:
                 execs = self._execs.drain()
             except OSError:
-                # The socket broke: no events from now on, the full-rate pass again.
+                # The socket broke or events stopped flowing (the heartbeat's exec
+                # went unreported): none from now on, the full-rate pass again.
                 self._execs.close()
                 self._execs, execs = None, None
             if execs is None:
@@ -515,9 +522,15 @@ class ProcTable:
         span = None
         if marker is not None and self._marker is not None:
             span = allocated_between(self._marker, marker)
-        if span is not None and len(span) <= PROBE_MAX and self._listed_cycle == self.cycles:
+        if (
+            span is not None
+            and len(span) <= PROBE_MAX
+            and self._listed_cycle == self.cycles
+            and time.monotonic() - self._listed_at < RELIST_S
+        ):
             # Few allocated: look them up, not the whole of /proc. /proc is
-            # still listed once per rolling cycle (what a guess here could miss).
+            # still listed once per rolling cycle and every RELIST_S (what a
+            # guess here could miss: a PID chosen with clone3's set_tid).
             found = set()
             for pid in span:
                 data = _stat_bytes(pid)
@@ -526,7 +539,7 @@ class ProcTable:
                     self._names.add(str(pid))
             return found
         names = set(_proc_names())
-        self._listed_cycle = self.cycles
+        self._listed_cycle, self._listed_at = self.cycles, time.monotonic()
         for name in self._names - names:
             if name.isdigit():
                 self.procs.pop(int(name), None)

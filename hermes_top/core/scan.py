@@ -99,8 +99,10 @@ class ScanCache:
     tick_at: float = float("-inf")
     rolling_per_s: float = MAX_ROLLING_PER_S
     pruned_cycle: int = 0
-    #: Listen for the kernel's exec events where it allows (root, Linux).
+    #: Listen for the kernel's exec events where it allows (root, Linux), and
+    #: whether the table was asked to.
     exec_events: bool = True
+    execs_asked: bool = False
 
     def next_table(
         self, platform: Platform, now: float
@@ -109,8 +111,11 @@ class ScanCache:
         pass, every process was read)."""
         if self.reader is None:
             self.reader = platform.process_table()
-            if self.incremental and self.exec_events:
-                self.reader.track_execs()  # before the first read: no exec is missed
+        if self.incremental and self.exec_events and not self.execs_asked:
+            # Once per table, before its first incremental read (a fresh scan may
+            # have made the table): an exec from then on is reported, not missed.
+            self.execs_asked = True
+            self.reader.track_execs()
         fresh: set[int] | None
         if not self.incremental or self.full_at == float("-inf"):
             self.reader.read_all()

@@ -76,6 +76,9 @@ def _fork_scan(core: CoreAPI) -> tuple[int, int] | None:
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):  # never a stray byte on the user's terminal
                 os.dup2(null, fd)
+            from hermes_top.core import exec_events
+
+            exec_events.refuse_here()  # its events would die with it: the parent listens
             data = pickle.dumps(unpinned(core.scan()), protocol=pickle.HIGHEST_PROTOCOL)
             view = memoryview(data)
             while view:

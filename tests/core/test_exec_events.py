@@ -202,3 +202,80 @@ def test_a_broken_socket_stops_the_events_and_the_scan_goes_on(
         assert fake.closed and not table.execs_tracked and table.valid
     finally:
         table.close()
+
+
+def test_events_that_stop_flowing_are_caught_by_the_heartbeat(
+    events: ExecEvents, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(exec_events, "HEARTBEAT_S", 0.0)
+    assert events.drain() is not None  # flowing: the heartbeat's exec is reported
+    events._ignore()  # what another root program's "ignore" did before Linux 6.6
+    with pytest.raises(exec_events.EventsStopped):
+        events.drain()
+
+
+def test_the_table_closes_events_that_stopped_and_reads_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    opened = ExecEvents.open()
+    if opened is None:
+        pytest.skip("no exec events here (they need root and the host's namespaces)")
+    monkeypatch.setattr(ExecEvents, "open", classmethod(lambda cls: opened))
+    monkeypatch.setattr(exec_events, "HEARTBEAT_S", 0.0)
+    table = ProcTable()
+    try:
+        assert table.track_execs()
+        table.read_all()
+        table.update((), 0)
+        assert table.execs_tracked
+        opened._ignore()
+        table.update((), 0)
+        assert not table.execs_tracked and table.valid
+    finally:
+        table.close()
+
+
+def test_a_socket_past_fd_1024_is_waited_on(events: ExecEvents) -> None:
+    """select() cannot take an FD past 1024; the self-test must still work."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip("the FD limit is too low to reach FD 1024")
+    if soft != resource.RLIM_INFINITY and soft < 1200:
+        resource.setrlimit(
+            resource.RLIMIT_NOFILE,
+            (1200 if hard == resource.RLIM_INFINITY else min(hard, 1200), hard),
+        )
+    fds = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        high = ExecEvents.open()
+        assert high is not None and high._sock.fileno() >= 1024
+        high.close()
+    finally:
+        for fd in fds:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_no_events_outside_the_initial_pid_namespace_or_where_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(exec_events, "_INIT_PID_NS", 1)  # "we are in another namespace"
+    assert ExecEvents.open() is None
+    monkeypatch.undo()
+    monkeypatch.setattr(exec_events, "_refused", True)  # what refuse_here() sets
+    assert ExecEvents.open() is None
+
+
+def test_a_core_whose_first_scan_was_fresh_still_listens(events: ExecEvents) -> None:
+    from hermes_top.core.engine import Core
+
+    core = Core(readonly=True, pin=False, incremental=True)
+    try:
+        core.scan(fresh=True)  # makes the table without listening
+        core.scan()
+        reader = core._cache.reader
+        assert reader is not None and reader._execs is not None  # type: ignore[attr-defined]
+    finally:
+        core.close()

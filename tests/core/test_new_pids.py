@@ -202,6 +202,28 @@ def test_proc_is_listed_once_per_rolling_cycle(fake: FakeProc, listings: list[in
     assert listings == [1]
 
 
+def test_proc_is_listed_every_relist_s_however_long_the_cycle(
+    fake: FakeProc, listings: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PID outside the allocated span (clone3's set_tid) is found at the
+    first tick with new tasks past RELIST_S, even while the rolling cycle lasts
+    a minute."""
+    clock = [1000.0]
+    monkeypatch.setattr(procfs.time, "monotonic", lambda: clock[0])
+    table = _table(fake, 50, 60)
+    listings.clear()
+    fake.spawn(30, allocate=False)  # chosen, not handed out by the cursor ...
+    fake.forks += 1  # ... but created all the same
+    fake.write_counters()
+    clock[0] += procfs.RELIST_S - 0.1
+    table.update(())
+    assert listings == [] and 30 not in table.procs
+    clock[0] += 0.2
+    fake.spawn(101)
+    table.update(())
+    assert listings == [1] and {30, 101} <= set(table.procs)
+
+
 def test_allocated_between() -> None:
     a = PidMarker(1000, b"900", 50_000)
     assert allocated_between(a, PidMarker(1003, b"903", 50_003)) == range(1001, 1004)
