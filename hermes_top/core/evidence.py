@@ -177,18 +177,30 @@ def ask_due(
             failed.append(err)
 
     # Each thread writes only its own dashboard's entries in the cache.
-    threads = [threading.Thread(target=ask, args=d, name="hermes-top-ask") for d in due]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    started: list[threading.Thread] = []
+    try:
+        for d in due:
+            thread = threading.Thread(target=ask, args=d, name="hermes-top-ask")
+            try:
+                thread.start()
+            except RuntimeError:
+                ask(*d)  # no thread to be had (threads-max, a fork storm): ask it here
+            else:
+                started.append(thread)
+    finally:
+        for thread in started:  # none is left writing the cache after we return
+            thread.join()
     if failed:
         raise failed[0]
 
 
 def _due(cache: EvidenceCache, key: _Key, now: float) -> bool:
+    if key not in cache.versions:
+        return True
+    if not facts_for(cache.versions[key]).lists_sessions:
+        return False  # its version is known and it has no session list to ask
     cached = cache.sessions.get(key)
-    return key not in cache.versions or cached is None or now - cached[0] >= EVIDENCE_TTL_S
+    return cached is None or now - cached[0] >= EVIDENCE_TTL_S
 
 
 def _version(

@@ -95,3 +95,33 @@ def test_a_failure_in_an_ask_is_raised_in_the_scans_thread(
     with pytest.raises(RuntimeError, match="dashboard 2"):
         ask_due(cache, [((pid, 1.0), (), (9000 + pid,)) for pid in (1, 2)], now=100.0)
     assert (1, 1.0) in cache.sessions  # the others' answers are kept
+
+
+def test_a_version_without_a_session_list_is_not_due(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _slow_asks(monkeypatch)
+    cache = _cache([1, 2])
+    for key in cache.versions:
+        cache.versions[key] = "0.13.0"
+    assert not facts_for("0.13.0").lists_sessions
+    ask_due(cache, [((pid, 1.0), (), (9000 + pid,)) for pid in (1, 2)], now=100.0)
+    assert asked == [] and cache.sessions == {}
+
+
+def test_no_thread_to_be_had_asks_in_the_scans_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    asked = _slow_asks(monkeypatch)
+    real_start = threading.Thread.start
+    calls = {"n": 0}
+
+    def start_once(self: threading.Thread) -> None:
+        calls["n"] += 1
+        if calls["n"] > 1:
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start_once)
+    cache = _cache([1, 2, 3])
+    ask_due(cache, [((pid, 1.0), (), (9000 + pid,)) for pid in (1, 2, 3)], now=100.0)
+    names = dict(asked)
+    assert names[1] == "hermes-top-ask"
+    assert names[2] == names[3] == threading.current_thread().name
+    assert set(cache.sessions) == {(1, 1.0), (2, 1.0), (3, 1.0)}  # every thread joined
