@@ -199,6 +199,10 @@ def _due(cache: EvidenceCache, key: _Key, now: float) -> bool:
         return True
     if not facts_for(cache.versions[key]).lists_sessions:
         return False  # its version is known and it has no session list to ask
+    return _sessions_due(cache, key, now)
+
+
+def _sessions_due(cache: EvidenceCache, key: _Key, now: float) -> bool:
     cached = cache.sessions.get(key)
     return cached is None or now - cached[0] >= EVIDENCE_TTL_S
 
@@ -228,11 +232,10 @@ def _status_version(ports: tuple[int, ...]) -> str | None:
 def _sessions(
     cache: EvidenceCache, key: _Key, ports: tuple[int, ...], now: float
 ) -> tuple[Mapping[str, dashboard_api.ActiveSession] | None, str]:
-    cached = cache.sessions.get(key)
-    if cached is None or now - cached[0] >= EVIDENCE_TTL_S:
+    if _sessions_due(cache, key, now):
         answer, note = _ask(cache, key, ports)
-        cached = cache.sessions[key] = (now, answer, note)
-    _, answer, note = cached
+        cache.sessions[key] = (now, answer, note)
+    _, answer, note = cache.sessions[key]
     if answer is None or answer.error is not None:
         return None, note
     return {s.session_key: s for s in answer.sessions}, note

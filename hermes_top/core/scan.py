@@ -99,9 +99,8 @@ class ScanCache:
     tick_at: float = float("-inf")
     rolling_per_s: float = MAX_ROLLING_PER_S
     pruned_cycle: int = 0
-    #: Listen for the kernel's exec events where it allows (root, Linux), and
-    #: whether the table was asked to.
-    exec_events: bool = True
+    #: Whether the table was asked to listen for the kernel's exec events
+    #: (it does where it can: root, Linux).
     execs_asked: bool = False
 
     def next_table(
@@ -111,7 +110,7 @@ class ScanCache:
         pass, every process was read)."""
         if self.reader is None:
             self.reader = platform.process_table()
-        if self.incremental and self.exec_events and not self.execs_asked:
+        if self.incremental and not self.execs_asked:
             # Once per table, before its first incremental read (a fresh scan may
             # have made the table): an exec from then on is reported, not missed.
             self.execs_asked = True

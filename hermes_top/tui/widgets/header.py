@@ -309,7 +309,8 @@ def dashboard_lines(
     states = states_by_dashboard(snapshot)
     inputs = []
     for d in in_trouble_first(snapshot):
-        counted = tuple(states[d.pid][state] for state in COUNTED) if d.pid in states else (0,) * 5
+        below = states.get(d.pid, Counter())
+        counted = tuple(below[state] for state in COUNTED)
         spark = sparkline(history.values(d.pid), SPARK_WIDTH)
         trend = history.trend(d.pid, d.limits.soft)
         inputs.append((d, counted, spark, trend, block_key(d, counted, spark, trend, width)))
