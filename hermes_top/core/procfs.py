@@ -418,8 +418,9 @@ class ProcTable:
         #: trusted (none yet, or some were lost).
         self._execs: ExecEvents | None = None
         self._sure_from = 0
-        #: The PIDs of ``rolled`` that are there because an exec event named them.
-        self.exec_reported: set[int] = set()
+        #: The PIDs of ``rolled`` that the rolling slice took (the others are
+        #: there because an exec event named them).
+        self.sliced: set[int] = set()
 
     def track_execs(self) -> bool:
         """Listen for exec events (root, Linux). Before the first ``read_all``:
@@ -428,8 +429,13 @@ class ProcTable:
             from hermes_top.core.exec_events import ExecEvents  # sockets: not for `list`
 
             self._execs = ExecEvents.open()
-            self._sure_from = self.cycles + 2
+            self._distrust()
         return self._execs is not None
+
+    def _distrust(self) -> None:
+        """Events are not enough until a whole cycle begun after now has read
+        every process (the next one but this)."""
+        self._sure_from = self.cycles + 2
 
     @property
     def execs_tracked(self) -> bool:
@@ -479,8 +485,8 @@ class ProcTable:
         self._marker = marker
         refresh = {pid for pid in refresh if pid in self.procs}
         young = {pid for pid in young if pid in self.procs}
-        self.rolled = set(self._rolling.take(self.procs.keys(), rolling))
-        self.exec_reported = set()
+        self.sliced = set(self._rolling.take(self.procs.keys(), rolling))
+        self.rolled = set(self.sliced)
         if self._execs is not None:
             try:
                 execs = self._execs.drain()
@@ -490,14 +496,11 @@ class ProcTable:
                 self._execs.close()
                 self._execs, execs = None, None
             if execs is None:
-                # Some were lost: trusted again once a whole cycle begun after
-                # now has read every process (the next one but this).
-                self._sure_from = self.cycles + 2
+                self._distrust()  # some were lost
             else:
                 # Looked at again as a rolled process is: name, and argv if it
                 # can be Hermes (an exec that kept its name changed the argv).
-                self.exec_reported = {pid for pid in execs if pid in self.procs}
-                self.rolled |= self.exec_reported
+                self.rolled |= {pid for pid in execs if pid in self.procs}
         plain: set[int] = set()
         if suspect is not None:
             # A process whose name is no Hermes shape becomes one only by exec,
