@@ -3,6 +3,7 @@ what leaks when it closes, and what frees the leaked FDs."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -118,23 +119,43 @@ def _settle(dash: Dashboard, pids: list[int], how: str = "clean") -> None:
     left = dash.wait_exit(pids, timeout=20)
     # Seen twice in six runs on 2026-12-07 (0.13.0, the entry of a closed tab still
     # there after 20 s): say which close and what the process waits on, for next time.
-    assert not left, f"still running after the tab closed ({how}): {_waiting(left)}"
+    # The gateway's crash log says whether it saw a signal or stdin EOF, and (on a
+    # signal) where every thread was: the question open since then.
+    assert not left, (
+        f"still running after the tab closed ({how}): {_waiting(left)}; "
+        f"tui_gateway_crash.log ends: {_crash_log_tail(dash)!r}"
+    )
 
 
 def _waiting(pids: list[int]) -> list[str]:
     out = []
     for pid in pids:
         facts = proc_facts(pid)
-        try:
-            with open(f"/proc/{pid}/wchan") as f:
-                wchan = f.read().strip()
-        except OSError:
-            wchan = "?"
         out.append(
             f"{pid} {facts.comm if facts else '?'} state {facts.state if facts else '?'} "
-            f"ppid {facts.ppid if facts else '?'} wchan {wchan}"
+            f"ppid {facts.ppid if facts else '?'} threads' wchan {_thread_waits(pid)}"
         )
     return out
+
+
+def _thread_waits(pid: int) -> list[str]:
+    waits = []
+    with contextlib.suppress(OSError):
+        for tid in sorted(os.listdir(f"/proc/{pid}/task"), key=int):
+            with contextlib.suppress(OSError), open(f"/proc/{pid}/task/{tid}/wchan") as f:
+                waits.append(f.read().strip() or "-")
+    return waits
+
+
+def _crash_log_tail(dash: Dashboard, size: int = 2000) -> str:
+    """The log's last headers (one per signal or exit, every tab's entry writes
+    there), then its last ``size`` characters (the stacks at the last signal)."""
+    try:
+        text = (dash.home / "logs" / "tui_gateway_crash.log").read_text(errors="replace")
+    except OSError:
+        return ""
+    headers = [line for line in text.splitlines() if line.startswith("=== ")][-8:]
+    return "\n".join(headers) + "\n...\n" + text[-size:]
 
 
 def test_closed_tabs_leak_one_worker_each_3_fds(
