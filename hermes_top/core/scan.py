@@ -30,6 +30,7 @@ from hermes_top.core.model import (
     Role,
     Snapshot,
     State,
+    aged,
     frozen_record,
 )
 from hermes_top.core.pinned import PinRegistry
@@ -37,7 +38,7 @@ from hermes_top.core.platform import Platform, ProcessTable
 from hermes_top.core.procfs import RawProc
 from hermes_top.core.redact import redact_argv
 from hermes_top.core.rules import DESCENDANT_ROOTS, Match, could_be_hermes, match_argv, match_child
-from hermes_top.core.verdict import Candidate
+from hermes_top.core.verdict import Candidate, Verdict
 from hermes_top.core.verdict_memo import VerdictMemo
 
 #: argv of processes younger than this is re-read every scan (see discover).
@@ -77,6 +78,12 @@ class ScanCache:
     #: from: while that entry is the same object (its stat line did not change)
     #: and its argv is not due to be read again, the candidate is reused.
     made: dict[int, tuple[RawProc, Candidate]] = field(default_factory=dict)
+    #: Each record of last incremental tick, with what it was built from: while
+    #: the candidate and the verdict are the same objects and its facts and pin
+    #: are equal, only its age moves (``model.aged``).
+    built: dict[int, tuple[Candidate, Verdict, tuple[object, ...], ProcessInfo]] = field(
+        default_factory=dict
+    )
     #: Last incremental tick's classification (core/verdict_memo.py).
     verdicts: VerdictMemo = field(default_factory=VerdictMemo)
     usernames: dict[int, str] = field(default_factory=dict)
@@ -145,11 +152,21 @@ class ScanCache:
         once per FULL_PASS_S (BACKSTOP_PASS_S while every exec is reported),
         never more than ``rolling_per_s`` a second."""
         assert self.reader is not None
-        period = BACKSTOP_PASS_S if self.reader.execs_tracked else FULL_PASS_S
+        period = self.pass_period()
         elapsed = min(max(now - self.tick_at, 0.0), period)
         count = len(self.reader.procs)
         rate = min(count / period, self.rolling_per_s)
         return math.ceil(rate * elapsed)
+
+    def pass_period(self) -> float:
+        """How long what a process showed last is trusted before it is read again
+        (its comm and stat in the rolling pass, its argv once settled):
+        FULL_PASS_S, or BACKSTOP_PASS_S while the kernel reports every exec. Then
+        only an argv rewritten in place can change unseen, which no Hermes release
+        does (the 0.13 TUI sets process.title on Windows only), and every signal
+        compares argv again first (core/pinned.py)."""
+        tracked = self.reader is not None and self.reader.execs_tracked
+        return BACKSTOP_PASS_S if tracked else FULL_PASS_S
 
     def cycle_done(self) -> bool:
         """True once per rolling cycle: every process was read again since last time."""
@@ -222,7 +239,7 @@ def _argv_of(
     Raises PermissionError when its argv is hidden from us."""
     key = (proc.pid, proc.create_time, proc.name)
     cached = cache.argv.get(key)
-    if cached is None or _argv_due(proc, cached[2], now, fresh):
+    if cached is None or _argv_due(proc, cached[2], now, fresh, cache.pass_period()):
         argv = platform.cmdline(proc.pid)
         if argv is None:
             return None
@@ -236,16 +253,16 @@ def _argv_of(
     return cached[0], cached[1]
 
 
-def _argv_due(proc: RawProc, read_at: float, now: float, fresh: bool) -> bool:
+def _argv_due(proc: RawProc, read_at: float, now: float, fresh: bool, period: float) -> bool:
     """Whether argv read at ``read_at`` must be read again now.
 
     A young process may be a fork that has not exec'd yet (python forking
     python keeps the name): only trust the cache once it has settled. An old
-    one can still exec into a Hermes shape: re-read it every full-pass interval.
-    ``fresh``: unless it was read at ``now``."""
+    one can still exec into a Hermes shape: re-read it every ``period``
+    (``ScanCache.pass_period``). ``fresh``: unless it was read at ``now``."""
     return (
         now - proc.create_time < ARGV_SETTLE_S
-        or now - read_at >= FULL_PASS_S
+        or now - read_at >= period
         or (fresh and read_at != now)
     )
 
@@ -338,7 +355,7 @@ def _consider(
         if (
             cached is not None
             and cached[0] is made[1].argv
-            and not _argv_due(proc, cached[2], now, fresh)
+            and not _argv_due(proc, cached[2], now, fresh, cache.pass_period())
         ):
             found[proc.pid] = made[1]  # nothing it was made from changed
             return
@@ -348,6 +365,9 @@ def _consider(
         hidden.add(proc.pid)
         return
     if entry is not None and entry[1] is not None:
+        if made is not None and made[0] is proc and made[1].argv is entry[0]:
+            found[proc.pid] = made[1]  # argv read again, the same (see ``_argv_of``)
+            return
         cand = _candidate(platform, cache, proc, entry[0], entry[1])
         if cand is not None:
             found[proc.pid] = cand
@@ -468,6 +488,8 @@ def build_snapshot(
         pins = cache.pins.update(procs, {p: c.raw for p, c in found.items()}, platform.list_one)
     infos: dict[int, ProcessInfo] = {}
     errors: list[str] = []
+    built = cache.built
+    now_built: dict[int, tuple[Candidate, Verdict, tuple[object, ...], ProcessInfo]] = {}
     for pid in found:  # in PID order (see discover)
         cand, verdict = found[pid], verdicts[pid]
         raw = cand.raw
@@ -480,6 +502,13 @@ def build_snapshot(
             num_fds, fd_error, rss = cache.facts_of(platform, cand, taken_at)
             if fd_error == "process gone":
                 continue  # exited during the scan
+        pin = pins.get(pid, 0)
+        inputs = (num_fds, fd_error, rss, pin)
+        last = built.get(pid)
+        if last is not None and last[0] is cand and last[1] is verdict and last[2] == inputs:
+            infos[pid] = aged(last[3], max(0.0, taken_at - raw.create_time))
+            now_built[pid] = (cand, verdict, inputs, infos[pid])
+            continue
         infos[pid] = frozen_record(
             ProcessInfo,
             {
@@ -490,7 +519,7 @@ def build_snapshot(
                         "create_time": raw.create_time,
                         "uid": raw.uid,
                         "cmdline": cand.argv,
-                        "pin": pins.get(pid, 0),
+                        "pin": pin,
                     },
                 ),
                 "ppid": raw.ppid,
@@ -513,6 +542,9 @@ def build_snapshot(
                 "cpu_seconds": None if verdict.state is State.ZOMBIE else raw.cpu_s,
             },
         )
+        now_built[pid] = (cand, verdict, inputs, infos[pid])
+    if cache.incremental:
+        cache.built = now_built
     if scope is not None:
         infos = {pid: p for pid, p in infos.items() if scope(p)}
     if cache.pins is not None and scope is not None:

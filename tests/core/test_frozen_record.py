@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from hermes_top.core.engine import Core
-from hermes_top.core.model import Identity, ProcessInfo, Role, State, frozen_record
+from hermes_top.core.model import Identity, ProcessInfo, Role, State, aged, frozen_record
 from hermes_top.sim import Simulation
 
 
@@ -46,6 +46,15 @@ def test_a_record_equals_the_one_init_builds() -> None:
     assert dataclasses.replace(built, age_s=1.0) == dataclasses.replace(plain, age_s=1.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         built.age_s = 3.0  # type: ignore[misc]
+
+
+def test_an_aged_record_is_replace_with_a_new_age() -> None:
+    built = frozen_record(ProcessInfo, _values())
+    older = aged(built, 99.0)
+    assert older == dataclasses.replace(built, age_s=99.0) and older.age_s == 99.0
+    assert built.age_s == 12.5  # the record it came from is left as it was
+    assert type(older) is ProcessInfo
+    assert hash(older) == hash(dataclasses.replace(built, age_s=99.0))
 
 
 def test_a_missing_field_is_refused() -> None:

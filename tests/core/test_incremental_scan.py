@@ -5,6 +5,7 @@ nor an orphan look live for longer than a tick)."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from hermes_top.core.engine import Core
+from hermes_top.core.evidence import EVIDENCE_TTL_S
 from hermes_top.core.exec_events import ExecEvents
 from hermes_top.core.journal import Journal
 from hermes_top.core.model import State
@@ -91,6 +93,55 @@ def test_a_parent_that_dies_between_ticks_is_seen_at_once(sim: Simulation, tmp_p
         states = _states(tick)
         assert states[tab.worker_pids[0]] is State.ORPHAN
         assert states == _states(full)  # the incremental verdicts are the full scan's
+    finally:
+        tick.close()
+        full.close()
+
+
+def test_a_record_is_reused_only_while_what_it_was_built_from_holds(
+    sim: Simulation, tmp_path: Path
+) -> None:
+    """An unchanged process's record is last tick's with its age moved (the same
+    identity object inside); once its verdict changes it is built again, though
+    the process itself did not change (the dashboard forgot its session)."""
+    d = sim.start_dashboard(port=9377)
+    tab = sim.open_tab(d, "attach")
+    worker = tab.worker_pids[0]
+    now = [time.time() + ABANDON_MIN_AGE_S + 60.0]  # settled, and old enough to be judged
+    tick, full = _cores(sim, tmp_path, now, same_clock=True)
+    try:
+        tick.scan()
+        now[0] += 1.0
+        first, built = tick.scan(), dict(tick._cache.built)
+        now[0] += 1.0
+        second = tick.scan()
+        reused = [
+            pid
+            for pid, (*_, record) in tick._cache.built.items()
+            if pid in built and built[pid][-1].identity is record.identity and second.get(pid)
+        ]
+        assert worker in reused and d.pid in reused, (reused, worker, d.pid)
+        for pid in reused:
+            before, after = first.get(pid), second.get(pid)
+            assert before is not None and after is not None
+            assert after == dataclasses.replace(before, age_s=after.age_s)
+            assert after.age_s == pytest.approx(second.taken_at - after.create_time)
+        tick._cache.rolling_per_s = 0  # no slice reads the worker again: its candidate stays
+        sim.abandon_tab(tab)  # the worker stays as it was, the dashboard's child
+        for _ in range(int(EVIDENCE_TTL_S) + 1):  # until the dashboard is asked again
+            now[0] += 1.0
+            seen = tick.scan().get(worker)
+            if seen is None or seen.state is not State.LIVE:
+                break
+        assert tick._cache.built[worker][0] is built[worker][0]  # the same candidate
+        fresh = full.scan().get(worker)
+        assert seen is not None and fresh is not None
+        assert seen.state is State.ABANDONED
+        assert (seen.state, seen.reason, seen.evidence) == (
+            fresh.state,
+            fresh.reason,
+            fresh.evidence,
+        )
     finally:
         tick.close()
         full.close()
@@ -303,7 +354,8 @@ class _RewritingPlatform(LinuxPlatform):
 
 def test_argv_rewritten_in_place_shows_within_a_full_pass(sim: Simulation, tmp_path: Path) -> None:
     """A Hermes process whose stat line never changes (it is stopped) keeps last
-    tick's candidate only until its argv is due again: then the new argv counts."""
+    tick's candidate only until its argv is due again: then the new argv counts
+    (within FULL_PASS_S, or BACKSTOP_PASS_S while every exec is reported)."""
     d = sim.start_dashboard(port=9373)
     worker = sim.orphan_worker(d, stopped=True)
     platform = _RewritingPlatform(worker)
@@ -322,12 +374,15 @@ def test_argv_rewritten_in_place_shows_within_a_full_pass(sim: Simulation, tmp_p
         new_key = "20260101_000000_c0ffee"
         argv[argv.index(before.session_key)] = new_key
         platform.rewritten = tuple(argv)
+        period = int(tick._cache.pass_period())
         keys = []
-        for _ in range(int(FULL_PASS_S) + 2):
+        for _ in range(period + 2):
             now[0] += 1.0
             seen = tick.scan().get(worker)
             assert seen is not None
             keys.append(seen.session_key)
-        assert new_key in keys[: int(FULL_PASS_S)], keys
+        assert new_key in keys[:period], keys
+        # Not at once: the test would prove nothing if every tick read argv again.
+        assert keys[0] == before.session_key, keys
     finally:
         tick.close()
