@@ -16,7 +16,7 @@ from hermes_top.core.procfs import TCP_ESTABLISHED, TCP_LISTEN, TcpSocket
 from hermes_top.core.tab_sockets import TABS_REUSE_S, TabSockets
 from hermes_top.sim import Simulation
 from hermes_top.sim.base import BROWSER_CONNECTIONS_PER_TAB
-from tests.harness import wait_until
+from tests.harness import poll_until, wait_until
 
 DASH = (100, 1.0)
 TAB_A, TAB_B = (201, 2.0), (202, 3.0)
@@ -177,10 +177,19 @@ def test_a_tick_reads_the_dashboard_once_and_its_tabs_only_when_a_connection_is_
 
     def accepted(n: int) -> None:
         """Wait until the dashboard holds ``n`` connections (a fresh scan's count)."""
-        wait_until(
-            lambda: (full.scan(), _browsers(full, d.pid))[1] == n,
-            "the dashboard to accept the browser's connections",
-        )
+        seen: list[int | None] = []
+
+        def counted() -> bool:
+            full.scan()
+            seen.append(_browsers(full, d.pid))
+            return seen[-1] == n
+
+        # Timed out once in a whole-suite run (fresh-clone CI, 2026-12-07): say what it counted.
+        if not poll_until(counted, 10.0):
+            raise AssertionError(
+                f"timed out after 10 s waiting for the dashboard to accept {n} browser "
+                f"connections; the last counts: {seen[-10:]}"
+            )
 
     try:
         accepted(BROWSER_CONNECTIONS_PER_TAB)
