@@ -100,10 +100,14 @@ def environ(pid: int) -> dict[str, str]:
     return env
 
 
-def wait_until(cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
-    """Poll ``cond`` with a short backoff; fail the test after ``timeout``."""
+def wait_until(
+    cond: Callable[[], bool], what: str | Callable[[], str], timeout: float = 10.0
+) -> None:
+    """Poll ``cond`` with a short backoff; fail the test after ``timeout``.
+    ``what`` may be a function: it is asked at the failure (what was seen by then)."""
     if not poll_until(cond, timeout):
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        said = what() if callable(what) else what
+        raise AssertionError(f"timed out after {timeout} s waiting for {said}")
 
 
 class PidRegistry:

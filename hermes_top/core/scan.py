@@ -76,7 +76,7 @@ class ScanCache:
     shown: dict[_ArgvKey, tuple[str, ...]] = field(default_factory=dict)
     #: Each Hermes process found last tick, with the table entry it was made
     #: from: while that entry is the same object (its stat line did not change)
-    #: and its argv is not due to be read again, the candidate is reused.
+    #: and its argv, cached or read again, is the same tuple, the candidate is reused.
     made: dict[int, tuple[RawProc, Candidate]] = field(default_factory=dict)
     #: Each record of last incremental tick, with what it was built from: while
     #: the candidate and the verdict are the same objects and its facts and pin
@@ -349,24 +349,17 @@ def _consider(
     its argv may not be read: it may be a host, so workers below it are not orphans)."""
     if proc.status == "Z" or not could_be_hermes(proc.name):
         return
-    made = cache.made.get(proc.pid)
-    if made is not None and made[0] is proc:
-        cached = cache.argv.get((proc.pid, proc.create_time, proc.name))
-        if (
-            cached is not None
-            and cached[0] is made[1].argv
-            and not _argv_due(proc, cached[2], now, fresh, cache.pass_period())
-        ):
-            found[proc.pid] = made[1]  # nothing it was made from changed
-            return
     try:
         entry = _argv_of(platform, cache, proc, now, fresh=fresh)
     except PermissionError:
         hidden.add(proc.pid)
         return
     if entry is not None and entry[1] is not None:
+        made = cache.made.get(proc.pid)
         if made is not None and made[0] is proc and made[1].argv is entry[0]:
-            found[proc.pid] = made[1]  # argv read again, the same (see ``_argv_of``)
+            # Nothing it was made from changed: its argv, cached or read again,
+            # is the very tuple (see ``_argv_of``).
+            found[proc.pid] = made[1]
             return
         cand = _candidate(platform, cache, proc, entry[0], entry[1])
         if cand is not None:
@@ -467,6 +460,53 @@ def _pinned(info: ProcessInfo, pin: int) -> ProcessInfo:
     return dataclasses.replace(info, identity=dataclasses.replace(info.identity, pin=pin))
 
 
+def _record(
+    cand: Candidate,
+    verdict: Verdict,
+    num_fds: int | None,
+    fd_error: str | None,
+    rss: int | None,
+    pin: int,
+    age_s: float,
+    username: str,
+) -> ProcessInfo:
+    """The record of one found process, from its candidate, verdict and facts."""
+    raw = cand.raw
+    return frozen_record(
+        ProcessInfo,
+        {
+            "identity": frozen_record(
+                Identity,
+                {
+                    "pid": raw.pid,
+                    "create_time": raw.create_time,
+                    "uid": raw.uid,
+                    "cmdline": cand.argv,
+                    "pin": pin,
+                },
+            ),
+            "ppid": raw.ppid,
+            "role": cand.role,
+            "state": verdict.state,
+            "reason": verdict.reason,
+            "session_key": verdict.session_key,
+            "dashboard_pid": verdict.dashboard_pid,
+            "host_pid": verdict.host_pid,
+            "username": username,
+            "name": raw.name,
+            "status": raw.status,
+            "age_s": age_s,
+            "num_fds": num_fds,
+            "num_fds_error": fd_error,
+            "cmdline": cand.shown,  # redacted; () for a zombie: its argv is gone
+            "evidence": verdict.evidence,
+            "confidence": verdict.confidence,
+            "rss_bytes": rss,
+            "cpu_seconds": None if verdict.state is State.ZOMBIE else raw.cpu_s,
+        },
+    )
+
+
 def build_snapshot(
     platform: Platform,
     cache: ScanCache,
@@ -504,44 +544,14 @@ def build_snapshot(
                 continue  # exited during the scan
         pin = pins.get(pid, 0)
         inputs = (num_fds, fd_error, rss, pin)
+        age_s = max(0.0, taken_at - raw.create_time)
         last = built.get(pid)
         if last is not None and last[0] is cand and last[1] is verdict and last[2] == inputs:
-            infos[pid] = aged(last[3], max(0.0, taken_at - raw.create_time))
-            now_built[pid] = (cand, verdict, inputs, infos[pid])
-            continue
-        infos[pid] = frozen_record(
-            ProcessInfo,
-            {
-                "identity": frozen_record(
-                    Identity,
-                    {
-                        "pid": raw.pid,
-                        "create_time": raw.create_time,
-                        "uid": raw.uid,
-                        "cmdline": cand.argv,
-                        "pin": pin,
-                    },
-                ),
-                "ppid": raw.ppid,
-                "role": cand.role,
-                "state": verdict.state,
-                "reason": verdict.reason,
-                "session_key": verdict.session_key,
-                "dashboard_pid": verdict.dashboard_pid,
-                "host_pid": verdict.host_pid,
-                "username": cache.username(raw.uid),
-                "name": raw.name,
-                "status": raw.status,
-                "age_s": max(0.0, taken_at - raw.create_time),
-                "num_fds": num_fds,
-                "num_fds_error": fd_error,
-                "cmdline": cand.shown,  # redacted; () for a zombie: its argv is gone
-                "evidence": verdict.evidence,
-                "confidence": verdict.confidence,
-                "rss_bytes": rss,
-                "cpu_seconds": None if verdict.state is State.ZOMBIE else raw.cpu_s,
-            },
-        )
+            infos[pid] = aged(last[3], age_s)
+        else:
+            infos[pid] = _record(
+                cand, verdict, num_fds, fd_error, rss, pin, age_s, cache.username(raw.uid)
+            )
         now_built[pid] = (cand, verdict, inputs, infos[pid])
     if cache.incremental:
         cache.built = now_built
